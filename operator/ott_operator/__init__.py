@@ -1,0 +1,1 @@
+"""The OTT compliance operator: pure builders plus thin kopf handlers."""

@@ -1,0 +1,45 @@
+"""Go-style durations as Kubernetes users write them (``90s``, ``1h30m``), plus days and weeks."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+# Kept in sync with the CRD's `pattern` for duration fields (a test checks both agree).
+DURATION_PATTERN = r"^([0-9]+(ms|s|m|h|d|w))+$"
+_PART = re.compile(r"([0-9]+)(ms|s|m|h|d|w)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse ``"720h"`` or ``"1h30m"`` into a timedelta; raise ValueError on anything else."""
+    if not re.fullmatch(DURATION_PATTERN, text):
+        raise ValueError(f"invalid duration {text!r}: use e.g. 90s, 15m, 1h30m, 720h, 90d, 2w")
+    seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(text))
+    if seconds <= 0:
+        raise ValueError(f"invalid duration {text!r}: must be greater than zero")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest exact spelling of a duration in whole seconds (``timedelta(hours=1)`` -> ``1h``)."""
+    remaining = int(value.total_seconds())
+    parts = []
+    for unit in ("w", "d", "h", "m", "s"):
+        size = int(_UNIT_SECONDS[unit])
+        count, remaining = divmod(remaining, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
+def _check(text: str) -> str:
+    parse_duration(text)
+    return text
+
+
+Duration = Annotated[str, AfterValidator(_check)]
+"""A duration kept as written (so documents round-trip) but checked on parse."""
