@@ -25,7 +25,7 @@ def parse_duration(text: str) -> timedelta:
 
 
 def format_duration(value: timedelta) -> str:
-    """The shortest exact spelling of a duration in whole seconds (``timedelta(hours=1)`` -> ``1h``)."""
+    """The shortest exact spelling in whole seconds: ``timedelta(hours=1)`` -> ``1h``."""
     remaining = int(value.total_seconds())
     parts = []
     for unit in ("w", "d", "h", "m", "s"):

@@ -55,15 +55,22 @@ class KeyRing:
     last_rotation: datetime | None = None
 
     def __repr__(self) -> str:
-        return (f"KeyRing(tenant={self.tenant!r}, primary={self.primary_version}, "
-                f"versions={[k.version for k in self.keys]})")
+        return (
+            f"KeyRing(tenant={self.tenant!r}, primary={self.primary_version}, "
+            f"versions={[k.version for k in self.keys]})"
+        )
 
     @classmethod
     def generate(cls, tenant: str, now: datetime | None = None) -> KeyRing:
         now = now or datetime.now(UTC)
         first = DataKey(version=1, created=now, material=os.urandom(KEY_BYTES))
-        return cls(tenant=tenant, primary_version=1, keys=(first,),
-                   index_key=os.urandom(KEY_BYTES), last_rotation=now)
+        return cls(
+            tenant=tenant,
+            primary_version=1,
+            keys=(first,),
+            index_key=os.urandom(KEY_BYTES),
+            last_rotation=now,
+        )
 
     @property
     def primary(self) -> DataKey:
@@ -83,37 +90,58 @@ class KeyRing:
         now = now or datetime.now(UTC)
         version = max(k.version for k in self.keys) + 1
         new_key = DataKey(version=version, created=now, material=os.urandom(KEY_BYTES))
-        return replace(self, primary_version=version, keys=(*self.keys, new_key),
-                       last_rotation=now)
+        return replace(self, primary_version=version, keys=(*self.keys, new_key), last_rotation=now)
 
     def describe(self) -> list[dict[str, Any]]:
         """Versions and states, safe for status and APIs: no material."""
-        return [{"version": k.version, "state": self.state(k.version).value,
-                 "created": k.created.isoformat()} for k in self.keys]
+        return [
+            {
+                "version": k.version,
+                "state": self.state(k.version).value,
+                "created": k.created.isoformat(),
+            }
+            for k in self.keys
+        ]
 
     def to_json(self) -> str:
-        return json.dumps({
-            "tenant": self.tenant,
-            "primary": self.primary_version,
-            "indexKey": _b64(self.index_key),
-            "lastRotation": self.last_rotation.isoformat() if self.last_rotation else None,
-            "keys": [{"version": k.version, "created": k.created.isoformat(),
-                      "material": _b64(k.material)} for k in self.keys],
-        }, sort_keys=True)
+        return json.dumps(
+            {
+                "tenant": self.tenant,
+                "primary": self.primary_version,
+                "indexKey": _b64(self.index_key),
+                "lastRotation": self.last_rotation.isoformat() if self.last_rotation else None,
+                "keys": [
+                    {
+                        "version": k.version,
+                        "created": k.created.isoformat(),
+                        "material": _b64(k.material),
+                    }
+                    for k in self.keys
+                ],
+            },
+            sort_keys=True,
+        )
 
     @classmethod
     def from_json(cls, text: str | bytes) -> KeyRing:
         try:
             data = json.loads(text)
             keys = tuple(
-                DataKey(version=int(k["version"]), created=datetime.fromisoformat(k["created"]),
-                        material=_unb64(k["material"]))
+                DataKey(
+                    version=int(k["version"]),
+                    created=datetime.fromisoformat(k["created"]),
+                    material=_unb64(k["material"]),
+                )
                 for k in data["keys"]
             )
             last = data.get("lastRotation")
-            ring = cls(tenant=str(data["tenant"]), primary_version=int(data["primary"]),
-                       keys=keys, index_key=_unb64(data["indexKey"]),
-                       last_rotation=datetime.fromisoformat(last) if last else None)
+            ring = cls(
+                tenant=str(data["tenant"]),
+                primary_version=int(data["primary"]),
+                keys=keys,
+                index_key=_unb64(data["indexKey"]),
+                last_rotation=datetime.fromisoformat(last) if last else None,
+            )
         except (KeyError, TypeError, ValueError) as exc:
             # the message names the problem, never the content
             raise ValueError(f"malformed keyring: {type(exc).__name__}: {exc}") from None
