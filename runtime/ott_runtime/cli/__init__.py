@@ -13,6 +13,7 @@ import click
 
 # name -> "module:attribute"; a command is listed here only once it really works.
 COMMANDS: dict[str, str] = {
+    "bench": "ott_runtime.cli.bench:bench",
     "version": "ott_runtime.cli.version:version",
 }
 
