@@ -1,0 +1,202 @@
+"""AES-256-GCM field encryption with the key version inside the ciphertext.
+
+A protected field's value becomes the string ``ottc:enc:v1:<base64url>`` where the decoded
+bytes are ``format (1 byte) | key version (4 bytes, big endian) | nonce (12) | ciphertext+tag``.
+The associated data binds the ciphertext to its tenant, its field path and its header, so
+a ciphertext copied to another tenant, another field or edited in place fails the GCM tag
+check: it is reported as a :class:`CiphertextError` and never decrypted.
+
+Values are JSON-encoded before encryption so numbers and booleans come back as they went in.
+Blind indexes (HMAC-SHA256 with the keyring's index key, same tenant + path binding) let the
+API filter on equality of an encrypted field without decrypting every row.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import struct
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ott_runtime.domain.keyring import KeyRing
+
+PREFIX = "ottc:enc:v1:"
+FORMAT_VERSION = 1
+NONCE_BYTES = 12
+TAG_BYTES = 16
+_HEADER = struct.Struct(">BI")
+_AAD_LABEL = b"ott-compliance/field/v1"
+_INDEX_LABEL = b"ott-compliance/blind-index/v1"
+BLIND_INDEX_HEX_CHARS = 32  # 128 bits: collisions are negligible, rows stay small
+
+
+class CiphertextError(ValueError):
+    """A protected value that cannot be trusted: tampered, swapped, truncated or under a key
+    this tenant does not hold. The message names the tenant, field and reason, never data."""
+
+    def __init__(self, tenant: str, field_path: str, reason: str) -> None:
+        super().__init__(f"tenant {tenant!r}, field {field_path!r}: {reason}")
+        self.tenant = tenant
+        self.field_path = field_path
+        self.reason = reason
+
+
+def is_ciphertext(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(PREFIX)
+
+
+def _aad(tenant: str, field_path: str, header: bytes) -> bytes:
+    return b"\x00".join((_AAD_LABEL, tenant.encode(), field_path.encode(), header))
+
+
+@dataclass(frozen=True)
+class EncryptedDocument:
+    """An event with its protected fields replaced by ciphertext."""
+
+    document: dict[str, Any]
+    key_version: int | None  # None when no protected field was present
+    blind_indexes: dict[str, str] = field(default_factory=dict)  # field path -> digest
+
+
+@dataclass(frozen=True)
+class DecryptedDocument:
+    document: dict[str, Any]
+    errors: list[CiphertextError]  # fields left as null because they failed verification
+
+
+class FieldCipher:
+    """Encrypts with the keyring's primary key, decrypts with any key it holds."""
+
+    def __init__(self, keyring: KeyRing) -> None:
+        self.keyring = keyring
+        self._aeads = {k.version: AESGCM(k.material) for k in keyring.keys}
+
+    @property
+    def tenant(self) -> str:
+        return self.keyring.tenant
+
+    @property
+    def primary_version(self) -> int:
+        return self.keyring.primary_version
+
+    def encrypt(self, field_path: str, value: Any) -> str:
+        version = self.keyring.primary_version
+        header = _HEADER.pack(FORMAT_VERSION, version)
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._aeads[version].encrypt(
+            nonce, orjson.dumps(value), _aad(self.tenant, field_path, header)
+        )
+        return PREFIX + base64.urlsafe_b64encode(header + nonce + sealed).decode("ascii")
+
+    def _split(self, field_path: str, token: str) -> tuple[bytes, int, bytes, bytes]:
+        if not is_ciphertext(token):
+            raise CiphertextError(self.tenant, field_path, "not a ciphertext")
+        try:
+            raw = base64.urlsafe_b64decode(token[len(PREFIX) :].encode("ascii"))
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            raise CiphertextError(self.tenant, field_path, "malformed encoding") from None
+        if len(raw) < _HEADER.size + NONCE_BYTES + TAG_BYTES:
+            raise CiphertextError(self.tenant, field_path, "truncated ciphertext")
+        header = raw[: _HEADER.size]
+        fmt, version = _HEADER.unpack(header)
+        if fmt != FORMAT_VERSION:
+            raise CiphertextError(self.tenant, field_path, f"unknown format {fmt}")
+        nonce = raw[_HEADER.size : _HEADER.size + NONCE_BYTES]
+        return header, version, nonce, raw[_HEADER.size + NONCE_BYTES :]
+
+    def key_version_of(self, field_path: str, token: str) -> int:
+        return self._split(field_path, token)[1]
+
+    def decrypt(self, field_path: str, token: str) -> Any:
+        header, version, nonce, sealed = self._split(field_path, token)
+        aead = self._aeads.get(version)
+        if aead is None:
+            raise CiphertextError(self.tenant, field_path, f"no key version {version}")
+        try:
+            plain = aead.decrypt(nonce, sealed, _aad(self.tenant, field_path, header))
+        except InvalidTag:
+            raise CiphertextError(
+                self.tenant, field_path, "authentication failed (tampered or moved ciphertext)"
+            ) from None
+        return orjson.loads(plain)
+
+    def blind_index(self, field_path: str, value: Any) -> str:
+        message = b"\x00".join(
+            (_INDEX_LABEL, self.tenant.encode(), field_path.encode(), orjson.dumps(value))
+        )
+        digest = hmac.new(self.keyring.index_key, message, hashlib.sha256).hexdigest()
+        return digest[:BLIND_INDEX_HEX_CHARS]
+
+    def encrypt_document(
+        self, document: Mapping[str, Any], field_paths: Iterable[str]
+    ) -> EncryptedDocument:
+        """A copy of ``document`` with each present path in ``field_paths`` encrypted.
+
+        Missing paths and null values are left alone (nothing to protect)."""
+        copy = _deep_copy(document)
+        indexes: dict[str, str] = {}
+        for path in field_paths:
+            parent, leaf = _parent_of(copy, path)
+            if parent is None or parent.get(leaf) is None:
+                continue
+            value = parent[leaf]
+            indexes[path] = self.blind_index(path, value)
+            parent[leaf] = self.encrypt(path, value)
+        version = self.keyring.primary_version if indexes else None
+        return EncryptedDocument(document=copy, key_version=version, blind_indexes=indexes)
+
+    def decrypt_document(self, document: Mapping[str, Any]) -> DecryptedDocument:
+        """Decrypts every ciphertext found (whatever the tenant's current field list says, so
+        rows written under an older configuration still read back). A value that fails
+        verification becomes null and its error is returned: reported, never trusted."""
+        copy = _deep_copy(document)
+        errors: list[CiphertextError] = []
+        for path, parent, leaf in list(_ciphertexts(copy)):
+            try:
+                parent[leaf] = self.decrypt(path, parent[leaf])
+            except CiphertextError as error:
+                parent[leaf] = None
+                errors.append(error)
+        return DecryptedDocument(document=copy, errors=errors)
+
+    def rewrap_document(self, document: Mapping[str, Any]) -> dict[str, Any]:
+        """Re-encrypts every ciphertext under the primary key; raises on any bad one
+        (a row that does not verify is never rewritten, so the evidence stays)."""
+        copy = _deep_copy(document)
+        for path, parent, leaf in list(_ciphertexts(copy)):
+            parent[leaf] = self.encrypt(path, self.decrypt(path, parent[leaf]))
+        return copy
+
+
+def _deep_copy(document: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in document.items()}
+
+
+def _parent_of(document: dict[str, Any], path: str) -> tuple[dict[str, Any] | None, str]:
+    *parents, leaf = path.split(".")
+    node: Any = document
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+        if node is None:
+            return None, leaf
+    return (node, leaf) if isinstance(node, dict) else (None, leaf)
+
+
+def _ciphertexts(
+    node: dict[str, Any], prefix: str = ""
+) -> Iterator[tuple[str, dict[str, Any], str]]:
+    for key, value in node.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            yield from _ciphertexts(value, path + ".")
+        elif is_ciphertext(value):
+            yield path, node, key
