@@ -1,19 +1,36 @@
-"""RegulationSet: a versioned, reusable body of CEL rules (GDPR, COPPA, AVMSD, ...)."""
+"""RegulationSet: a versioned, reusable body of CEL rules (GDPR, COPPA, AVMSD, ...).
+
+Mirrors ``crds/regulationsets.compliance.ott.dev.yaml``: same fields, bounds and messages.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from ott_runtime.domain.base import ObjectMeta, SpecModel
+from ott_runtime.domain.base import DNS_LABEL_PATTERN, ObjectMeta, SpecModel
 from ott_runtime.domain.durations import Duration
 
-NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+NAME_PATTERN = DNS_LABEL_PATTERN
 IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
 FIELD_PATH_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+
+EventType = Annotated[str, StringConstraints(max_length=63, pattern=EVENT_TYPE_PATTERN)]
+FieldPath = Annotated[str, StringConstraints(max_length=253, pattern=FIELD_PATH_PATTERN)]
+RuleId = Annotated[str, StringConstraints(max_length=63, pattern=NAME_PATTERN)]
+
+
+def duplicates(names: Iterable[str]) -> list[str]:
+    """The names that occur more than once, sorted."""
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for name in names:
+        (repeated if name in seen else seen).add(name)
+    return sorted(repeated)
 
 
 class Severity(StrEnum):
@@ -35,6 +52,11 @@ class AggregateFn(StrEnum):
     DISTINCT = "distinct"
 
 
+AGGREGATE_FIELD_MESSAGE = "field is required unless fn is count"
+RULE_IDS_MESSAGE = "rule ids must be unique"
+AGGREGATE_NAMES_MESSAGE = "aggregate names must be unique"
+
+
 class Aggregate(SpecModel):
     """A windowed feature computed over past events that rules may read as ``aggregates.<name>``."""
 
@@ -43,41 +65,37 @@ class Aggregate(SpecModel):
         max_length=63,
         description="Name rules use to read it: aggregates.<name>.",
     )
-    of: str = Field(
-        pattern=EVENT_TYPE_PATTERN,
-        max_length=63,
-        description="Event type whose events feed this aggregate.",
+    of: EventType = Field(description="Event type whose events feed this aggregate.")
+    field: FieldPath | None = Field(
+        default=None, description="Event field aggregated; not used by count."
     )
-    field: str | None = Field(
-        default=None,
-        pattern=FIELD_PATH_PATTERN,
-        max_length=253,
-        description="Event field aggregated; not used by count.",
+    fn: AggregateFn = Field(
+        strict=False, description="Aggregation function: sum, count, avg, max or distinct."
     )
-    fn: AggregateFn = Field(description="Aggregation function: sum, count, avg, max or distinct.")
-    window: Duration = Field(max_length=32, description="Sliding window length, e.g. 1h or 30d.")
-    group_by: list[str] = Field(
+    window: Duration = Field(description="Sliding window length, e.g. 1h or 30d.")
+    group_by: list[FieldPath] = Field(
         default_factory=list, max_length=4, description="Event fields that key separate windows."
     )
     where: str | None = Field(
         default=None,
+        min_length=1,
         max_length=2048,
         description="Optional CEL filter; only events for which it is true count.",
     )
 
     @model_validator(mode="after")
     def _field_unless_count(self) -> Aggregate:
-        if self.fn is not AggregateFn.COUNT and not self.field:
-            raise ValueError(f"aggregate {self.name!r}: fn {self.fn.value} needs a field")
+        if self.fn is not AggregateFn.COUNT and self.field is None:
+            raise ValueError(f"{AGGREGATE_FIELD_MESSAGE} (aggregate {self.name!r}, fn {self.fn})")
         return self
 
 
 class Rule(SpecModel):
     """One obligation: when the CEL condition holds for an event, a violation is raised."""
 
-    id: str = Field(pattern=NAME_PATTERN, max_length=63, description="Unique id within its set.")
-    severity: Severity = Field(description="low, medium, high or critical.")
-    applies_to: list[str] = Field(
+    id: RuleId = Field(description="Unique id within its set.")
+    severity: Severity = Field(strict=False, description="low, medium, high or critical.")
+    applies_to: list[EventType] = Field(
         min_length=1, max_length=16, description="Event types this rule is evaluated for."
     )
     when: str = Field(
@@ -99,14 +117,12 @@ class Rule(SpecModel):
         default=None, max_length=2048, description="What the obligation is, in plain words."
     )
 
-    @model_validator(mode="after")
-    def _event_types(self) -> Rule:
-        import re
 
-        for event_type in self.applies_to:
-            if not re.fullmatch(EVENT_TYPE_PATTERN, event_type):
-                raise ValueError(f"rule {self.id!r}: appliesTo {event_type!r} is not an event type")
-        return self
+def check_unique_rule_ids(rules: list[Rule]) -> list[Rule]:
+    repeated = duplicates(rule.id for rule in rules)
+    if repeated:
+        raise ValueError(f"{RULE_IDS_MESSAGE}: {', '.join(repeated)} repeated")
+    return rules
 
 
 class RegulationSetSpec(SpecModel):
@@ -127,16 +143,18 @@ class RegulationSetSpec(SpecModel):
     )
     rules: list[Rule] = Field(min_length=1, max_length=256, description="The rules of this set.")
 
-    @model_validator(mode="after")
-    def _unique_ids(self) -> RegulationSetSpec:
-        for kind, names in (
-            ("rule id", [r.id for r in self.rules]),
-            ("aggregate name", [a.name for a in self.aggregates]),
-        ):
-            duplicates = sorted({n for n in names if names.count(n) > 1})
-            if duplicates:
-                raise ValueError(f"duplicate {kind}: {', '.join(duplicates)}")
-        return self
+    @field_validator("rules")
+    @classmethod
+    def _unique_rule_ids(cls, rules: list[Rule]) -> list[Rule]:
+        return check_unique_rule_ids(rules)
+
+    @field_validator("aggregates")
+    @classmethod
+    def _unique_aggregate_names(cls, aggregates: list[Aggregate]) -> list[Aggregate]:
+        repeated = duplicates(a.name for a in aggregates)
+        if repeated:
+            raise ValueError(f"{AGGREGATE_NAMES_MESSAGE}: {', '.join(repeated)} repeated")
+        return aggregates
 
 
 class RegulationSet(SpecModel):

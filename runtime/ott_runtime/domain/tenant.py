@@ -1,15 +1,67 @@
-"""ComplianceTenant: one OTT platform, its plan, regulations, scaling, keys and gateway."""
+"""ComplianceTenant: one OTT platform, its plan, regulations, scaling, keys and gateway.
+
+Mirrors ``crds/compliancetenants.compliance.ott.dev.yaml``: same fields, bounds, defaults and
+cross-field rules (the CRD states them in CEL, here they are validators with the same text).
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from ott_runtime.domain.base import ObjectMeta, SpecModel
+from ott_runtime.domain.base import (
+    DNS_SUBDOMAIN_PATTERN,
+    SECRET_KEY_PATTERN,
+    DnsLabel,
+    ObjectMeta,
+    SpecModel,
+)
 from ott_runtime.domain.durations import Duration
-from ott_runtime.domain.regulation import FIELD_PATH_PATTERN, NAME_PATTERN, Rule, Severity
+from ott_runtime.domain.regulation import (
+    FieldPath,
+    Rule,
+    RuleId,
+    Severity,
+    check_unique_rule_ids,
+    duplicates,
+)
+
+
+def _cron_field(value: str) -> str:
+    item = rf"(\*|{value}(-{value})?)(/[1-9][0-9]?)?"
+    return rf"{item}(,{item})*"
+
+
+CRON_PATTERN = (
+    r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|"
+    + " +".join(
+        _cron_field(value)
+        for value in (
+            "[0-5]?[0-9]",  # minute
+            "([01]?[0-9]|2[0-3])",  # hour
+            "(0?[1-9]|[12][0-9]|3[01])",  # day of month
+            "(0?[1-9]|1[0-2])",  # month
+            "[0-7]",  # day of week (0 and 7 are Sunday)
+        )
+    )
+    + ")$"
+)
+"""Five numeric cron fields (``*``, values, ranges, lists, ``/steps``) or a macro such as
+``@weekly``: what a CronJob accepts, with each value in its field's range. The CRD uses
+this very pattern (a test checks it)."""
+
+POOLED_REPLICAS_MESSAGE = (
+    "scoring.replicas is not allowed for pooled isolation (the shared pool scales on its own)"
+)
+EMBEDDED_REPLICAS_MESSAGE = (
+    "embedded storage (SQLite) allows one replica: scoring.replicas.max must be 1"
+)
+REPLICAS_ORDER_MESSAGE = "replicas.min must be less than or equal to replicas.max"
+EXTERNAL_NEEDS_SECRET_MESSAGE = "databaseSecretRef is required when mode is external"
+SECRET_ONLY_FOR_EXTERNAL_MESSAGE = "databaseSecretRef is only allowed when mode is external"
+REGULATIONS_UNIQUE_MESSAGE = "each RegulationSet may be listed once"
 
 
 class Plan(StrEnum):
@@ -38,11 +90,11 @@ class Phase(StrEnum):
 
 
 class RegulationRef(SpecModel):
-    name: str = Field(pattern=NAME_PATTERN, max_length=63, description="RegulationSet name.")
+    name: DnsLabel = Field(description="RegulationSet name.")
     parameters: dict[str, Any] = Field(
         default_factory=dict, description="Overrides of the set's parameters."
     )
-    disabled_rules: list[str] = Field(
+    disabled_rules: list[RuleId] = Field(
         default_factory=list,
         max_length=256,
         description="Rule ids of the set not applied to this tenant.",
@@ -56,7 +108,7 @@ class Replicas(SpecModel):
     @model_validator(mode="after")
     def _ordered(self) -> Replicas:
         if self.min > self.max:
-            raise ValueError(f"replicas.min ({self.min}) must be <= replicas.max ({self.max})")
+            raise ValueError(f"{REPLICAS_ORDER_MESSAGE} (min {self.min}, max {self.max})")
         return self
 
 
@@ -82,28 +134,19 @@ class Scoring(SpecModel):
     models: ModelToggles = Field(default_factory=ModelToggles, description="Which models run.")
     retrain_schedule: str = Field(
         default="0 3 * * 0",
-        max_length=64,
-        pattern=r"^(\S+\s+){4}\S+$",
+        max_length=128,
+        pattern=CRON_PATTERN,
         description="Cron schedule of the model-retrain CronJob.",
     )
 
 
 class Encryption(SpecModel):
     rotation_interval: Duration = Field(
-        default="720h", max_length=32, description="How often a new primary key is made."
+        default="720h", description="How often a new primary key is made."
     )
-    fields: list[str] = Field(
+    fields: list[FieldPath] = Field(
         default_factory=list, max_length=64, description="Event field paths encrypted at rest."
     )
-
-    @model_validator(mode="after")
-    def _paths(self) -> Encryption:
-        import re
-
-        for path in self.fields:
-            if not re.fullmatch(FIELD_PATH_PATTERN, path):
-                raise ValueError(f"encryption.fields: {path!r} is not a field path")
-        return self
 
 
 class RateLimit(SpecModel):
@@ -115,7 +158,7 @@ class Gateway(SpecModel):
     host: str | None = Field(
         default=None,
         max_length=253,
-        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+        pattern=DNS_SUBDOMAIN_PATTERN,
         description="Public host name of the tenant's endpoint.",
     )
     path_prefix: str | None = Field(
@@ -130,44 +173,46 @@ class Gateway(SpecModel):
 
 
 class SecretKeyRef(SpecModel):
-    name: str = Field(pattern=NAME_PATTERN, max_length=253, description="Secret name.")
-    key: str = Field(min_length=1, max_length=253, description="Key within the Secret.")
+    name: str = Field(max_length=253, pattern=DNS_SUBDOMAIN_PATTERN, description="Secret name.")
+    key: str = Field(max_length=253, pattern=SECRET_KEY_PATTERN, description="Key in the Secret.")
 
 
 class Storage(SpecModel):
     mode: StorageMode = Field(
-        default=StorageMode.EMBEDDED, description="embedded (SQLite on a PVC), external or managed."
+        default=StorageMode.EMBEDDED,
+        strict=False,
+        description="embedded (SQLite on a PVC), external or managed.",
     )
     database_secret_ref: SecretKeyRef | None = Field(
         default=None, description="external only: Secret key holding the PostgreSQL URL."
     )
     size: str = Field(
         default="1Gi",
-        pattern=r"^[0-9]+(Mi|Gi|Ti)$",
+        max_length=16,
+        pattern=r"^[1-9][0-9]*(Mi|Gi|Ti)$",
         description="Volume size (embedded PVC or managed cluster).",
     )
 
     @model_validator(mode="after")
     def _external_needs_secret(self) -> Storage:
-        if (self.mode is StorageMode.EXTERNAL) != (self.database_secret_ref is not None):
-            raise ValueError(
-                "storage.databaseSecretRef is required for, and only for, mode external"
-            )
+        external = self.mode is StorageMode.EXTERNAL
+        if external and self.database_secret_ref is None:
+            raise ValueError(EXTERNAL_NEEDS_SECRET_MESSAGE)
+        if not external and self.database_secret_ref is not None:
+            raise ValueError(f"{SECRET_ONLY_FOR_EXTERNAL_MESSAGE} (mode is {self.mode})")
         return self
 
 
 class Retention(SpecModel):
-    events: Duration = Field(default="90d", max_length=32, description="How long events are kept.")
-    violations: Duration = Field(
-        default="365d", max_length=32, description="How long violations are kept."
-    )
+    events: Duration = Field(default="90d", description="How long events are kept.")
+    violations: Duration = Field(default="365d", description="How long violations are kept.")
 
 
 class Webhook(SpecModel):
     url: str = Field(pattern=r"^https?://\S+$", max_length=2048, description="Receiver URL.")
     secret_ref: SecretKeyRef = Field(description="Secret key holding the HMAC signing secret.")
     min_severity: Severity = Field(
-        default=Severity.HIGH, description="Lowest severity that is pushed."
+        default=Severity.HIGH, strict=False, description="Lowest severity that is pushed."
     )
 
 
@@ -177,10 +222,17 @@ class Notifications(SpecModel):
     )
 
 
+DisplayName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
 class ComplianceTenantSpec(SpecModel):
-    display_name: str = Field(min_length=1, max_length=128, description="Name shown to people.")
-    plan: Plan = Field(default=Plan.STANDARD, description="free, standard or enterprise.")
-    isolation: Isolation = Field(default=Isolation.DEDICATED, description="dedicated or pooled.")
+    display_name: DisplayName = Field(description="Name shown to people.")
+    plan: Plan = Field(
+        default=Plan.STANDARD, strict=False, description="free, standard or enterprise."
+    )
+    isolation: Isolation = Field(
+        default=Isolation.DEDICATED, strict=False, description="dedicated or pooled."
+    )
     suspended: bool = Field(default=False, description="Scale scoring to zero and refuse ingest.")
     regulations: list[RegulationRef] = Field(
         default_factory=list, max_length=32, description="RegulationSets applied, with overrides."
@@ -199,26 +251,28 @@ class ComplianceTenantSpec(SpecModel):
         default_factory=Notifications, description="Push notifications."
     )
 
+    @field_validator("regulations")
+    @classmethod
+    def _each_set_once(cls, regulations: list[RegulationRef]) -> list[RegulationRef]:
+        repeated = duplicates(ref.name for ref in regulations)
+        if repeated:
+            raise ValueError(f"{REGULATIONS_UNIQUE_MESSAGE}: {', '.join(repeated)} repeated")
+        return regulations
+
+    @field_validator("custom_rules")
+    @classmethod
+    def _unique_custom_rule_ids(cls, rules: list[Rule]) -> list[Rule]:
+        return check_unique_rule_ids(rules)
+
     @model_validator(mode="after")
-    def _cross_field(self) -> ComplianceTenantSpec:
+    def _replicas_fit_isolation_and_storage(self) -> ComplianceTenantSpec:
         replicas = self.scoring.replicas
-        if self.isolation is Isolation.POOLED and replicas is not None:
-            raise ValueError(
-                "scoring.replicas is not allowed for pooled isolation "
-                "(the shared pool scales on its own)"
-            )
-        if self.storage.mode is StorageMode.EMBEDDED and replicas is not None and replicas.max > 1:
-            raise ValueError(
-                "embedded storage (SQLite) allows one replica: scoring.replicas.max must be 1"
-            )
-        names = [r.name for r in self.regulations]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"regulation listed twice: {', '.join(duplicates)}")
-        rule_ids = [r.id for r in self.custom_rules]
-        dup_rules = sorted({n for n in rule_ids if rule_ids.count(n) > 1})
-        if dup_rules:
-            raise ValueError(f"duplicate custom rule id: {', '.join(dup_rules)}")
+        if replicas is None:
+            return self
+        if self.isolation is Isolation.POOLED:
+            raise ValueError(POOLED_REPLICAS_MESSAGE)
+        if self.storage.mode is StorageMode.EMBEDDED and replicas.max > 1:
+            raise ValueError(EMBEDDED_REPLICAS_MESSAGE)
         return self
 
 
