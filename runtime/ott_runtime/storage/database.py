@@ -1,0 +1,109 @@
+"""Engine, sessions and migrations for SQLite (embedded default) and PostgreSQL.
+
+``DATABASE_URL`` selects the database; plain ``postgresql://`` URLs (what CloudNativePG
+and most Secrets hold) are mapped to the asyncpg driver, ``sqlite:///`` to aiosqlite.
+SQLite runs in WAL mode so readers never block the single writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def async_url(url: str) -> str:
+    """The async-driver form of a database URL."""
+    parsed = make_url(url)
+    driver = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}.get(
+        parsed.drivername, parsed.drivername
+    )
+    if parsed.drivername == "sqlite":
+        driver = "sqlite+aiosqlite"
+    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(
+        "PRAGMA synchronous=NORMAL"
+    )  # durable at commit in WAL mode across crashes of the process
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+class Database:
+    """One engine per process; sessions are only handed out through the repositories."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = async_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        options: dict[str, Any] = {"echo": echo}
+        if not self.is_sqlite:
+            options |= {"pool_size": 10, "max_overflow": 10, "pool_pre_ping": True}
+        self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer: serialising writes here avoids "database is locked" storms.
+        self.write_lock = asyncio.Lock() if self.is_sqlite else None
+
+    async def migrate(self) -> None:
+        """Brings the schema to the newest revision (idempotent; safe on every start)."""
+        async with self.engine.begin() as connection:
+            await connection.run_sync(lambda sync: command.upgrade(_alembic_config(sync), "head"))
+
+    async def current_revision(self) -> str | None:
+        async with self.engine.connect() as connection:
+            result = await connection.execute(text("SELECT version_num FROM alembic_version"))
+            return result.scalar_one_or_none()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self._sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session whose work commits on success and rolls back on any error."""
+        if self.write_lock is None:
+            async with self._sessions() as session, session.begin():
+                yield session
+            return
+        async with self.write_lock, self._sessions() as session, session.begin():
+            yield session
+
+    async def close(self) -> None:
+        await self.engine.dispose()

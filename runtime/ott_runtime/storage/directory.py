@@ -1,0 +1,119 @@
+"""Tenants and their API keys: the one place that maps a presented key to a tenant.
+
+This is deliberately not tenant-scoped (its job is to find the scope); it exposes no
+tenant data, only the mapping and the list of tenants.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from ott_runtime.storage.database import Database
+from ott_runtime.storage.scope import TenantScope
+from ott_runtime.storage.tables import ApiKeyRow, TenantRow
+
+KEY_PREFIX = "ottc_"
+_CACHE_SECONDS = 30.0
+
+
+def hash_api_key(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def new_api_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+class TenantDirectory:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._cache: dict[str, tuple[float, str | None]] = {}
+
+    async def upsert_tenant(self, tenant_id: str, *, display_name: str, plan: str) -> None:
+        TenantScope(tenant_id)  # validates the name
+        async with self._database.transaction() as session:
+            row = await session.get(TenantRow, tenant_id)
+            if row is None:
+                session.add(
+                    TenantRow(
+                        id=tenant_id,
+                        display_name=display_name,
+                        plan=plan,
+                        created_at=datetime.now(UTC),
+                    )
+                )
+            else:
+                row.display_name, row.plan = display_name, plan
+
+    async def register_key(self, tenant_id: str, api_key: str, *, label: str = "default") -> None:
+        """Stores the hash of a key issued elsewhere (the operator's Secret, a demo key).
+
+        Idempotent; a key already registered to another tenant is an error."""
+        if len(api_key) < 24:
+            raise ValueError("API keys must be at least 24 characters")
+        digest = hash_api_key(api_key)
+        async with self._database.transaction() as session:
+            existing = (
+                await session.scalars(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
+            ).one_or_none()
+            if existing is not None:
+                if existing.tenant_id != tenant_id:
+                    raise ValueError("this API key is already registered to another tenant")
+                return
+            session.add(
+                ApiKeyRow(
+                    tenant_id=tenant_id,
+                    key_hash=digest,
+                    prefix=api_key[:9],
+                    label=label,
+                    created_at=datetime.now(UTC),
+                )
+            )
+        self._cache.pop(digest, None)
+
+    async def issue_key(self, tenant_id: str, *, label: str = "default") -> str:
+        """A new random key for the tenant; the plaintext is returned once and never stored."""
+        api_key = new_api_key()
+        await self.register_key(tenant_id, api_key, label=label)
+        return api_key
+
+    async def revoke_key(self, api_key: str) -> None:
+        digest = hash_api_key(api_key)
+        async with self._database.transaction() as session:
+            for row in await session.scalars(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest)):
+                row.revoked_at = datetime.now(UTC)
+        self._cache.pop(digest, None)
+
+    async def authenticate(self, api_key: str) -> TenantScope | None:
+        """The tenant a presented key belongs to, or None (unknown or revoked)."""
+        digest = hash_api_key(api_key)
+        cached = self._cache.get(digest)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < _CACHE_SECONDS:
+            tenant_id = cached[1]
+        else:
+            async with self._database.session() as session:
+                row = (
+                    await session.scalars(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
+                ).one_or_none()
+            valid = row is not None and row.revoked_at is None
+            # compare_digest: the lookup is by hash already; this keeps the check constant-time
+            tenant_id = (
+                row.tenant_id
+                if valid and row and hmac.compare_digest(row.key_hash, digest)
+                else None
+            )
+            if len(self._cache) > 10_000:  # bounded: random wrong keys must not grow it forever
+                self._cache.clear()
+            self._cache[digest] = (now, tenant_id)
+        return TenantScope(tenant_id) if tenant_id else None
+
+    async def tenants(self) -> list[TenantRow]:
+        async with self._database.session() as session:
+            return list((await session.scalars(select(TenantRow).order_by(TenantRow.id))).all())

@@ -1,0 +1,396 @@
+"""Tenant-owned data: events, violations, risk scores, usage, retention and rewrap.
+
+Obtain these only through :meth:`Store.read` / :meth:`Store.write` with a TenantScope.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ott_runtime.storage.database import Database
+from ott_runtime.storage.directory import TenantDirectory
+from ott_runtime.storage.scope import ScopedRepository, TenantScope
+from ott_runtime.storage.tables import (
+    BlindIndexRow,
+    EventRow,
+    RiskScoreRow,
+    UsageRow,
+    ViolationRow,
+)
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    event_id: str
+    type: str
+    occurred_at: datetime
+    received_at: datetime
+    content_id: str | None
+    payload: dict[str, Any]
+    key_version: int | None
+    max_severity: int | None = None
+    blind_indexes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NewViolation:
+    event_id: str
+    event_type: str
+    regulation: str
+    rule_id: str
+    severity: str
+    severity_rank: int
+    message: str
+    reference: str
+    content_id: str | None
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class NewRiskScore:
+    event_id: str
+    score: float
+    model: str
+    explanation: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    types: Sequence[str] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    content_id: str | None = None
+    min_severity: int | None = None
+    blind_index: tuple[str, str] | None = None  # (field path, digest)
+    after_seq: int | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class ViolationQuery:
+    since: datetime | None = None
+    until: datetime | None = None
+    min_severity: int | None = None
+    regulation: str | None = None
+    rule_id: str | None = None
+    content_id: str | None = None
+    acknowledged: bool | None = None
+    after_seq: int | None = None
+    limit: int = 100
+
+
+def _insert_for(session: AsyncSession) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+class EventRepository(ScopedRepository):
+    async def existing_ids(self, event_ids: Sequence[str]) -> set[str]:
+        if not event_ids:
+            return set()
+        statement = self._where_tenant(
+            select(EventRow.event_id).where(EventRow.event_id.in_(event_ids)), EventRow
+        )
+        return set((await self._session.scalars(statement)).all())
+
+    async def add(self, events: Sequence[NewEvent]) -> dict[str, int]:
+        """Inserts events with their blind indexes; returns event id -> seq."""
+        if not events:
+            return {}
+        rows = [
+            self._owned(
+                {
+                    "event_id": e.event_id,
+                    "type": e.type,
+                    "occurred_at": e.occurred_at,
+                    "received_at": e.received_at,
+                    "content_id": e.content_id,
+                    "max_severity": e.max_severity,
+                    "payload": e.payload,
+                    "key_version": e.key_version,
+                }
+            )
+            for e in events
+        ]
+        statement = insert(EventRow).returning(
+            EventRow.seq, EventRow.event_id, sort_by_parameter_order=True
+        )
+        result = await self._session.execute(statement, rows)
+        seqs = {event_id: seq for seq, event_id in result.all()}
+        indexes = [
+            self._owned({"event_seq": seqs[e.event_id], "field_path": path, "digest": digest})
+            for e in events
+            for path, digest in e.blind_indexes.items()
+        ]
+        if indexes:
+            await self._session.execute(insert(BlindIndexRow), indexes)
+        return seqs
+
+    async def find(self, query: EventQuery) -> list[EventRow]:
+        statement = self._where_tenant(select(EventRow), EventRow)
+        if query.types:
+            statement = statement.where(EventRow.type.in_(query.types))
+        if query.since is not None:
+            statement = statement.where(EventRow.occurred_at >= query.since)
+        if query.until is not None:
+            statement = statement.where(EventRow.occurred_at < query.until)
+        if query.content_id is not None:
+            statement = statement.where(EventRow.content_id == query.content_id)
+        if query.min_severity is not None:
+            statement = statement.where(EventRow.max_severity >= query.min_severity)
+        if query.after_seq is not None:
+            statement = statement.where(EventRow.seq > query.after_seq)
+        if query.blind_index is not None:
+            path, digest = query.blind_index
+            matching = self._where_tenant(
+                select(BlindIndexRow.event_seq).where(
+                    BlindIndexRow.field_path == path, BlindIndexRow.digest == digest
+                ),
+                BlindIndexRow,
+            )
+            statement = statement.where(EventRow.seq.in_(matching))
+        statement = statement.order_by(EventRow.seq).limit(query.limit)
+        return list((await self._session.scalars(statement)).all())
+
+    async def get(self, event_id: str) -> EventRow | None:
+        statement = self._where_tenant(
+            select(EventRow).where(EventRow.event_id == event_id), EventRow
+        )
+        return (await self._session.scalars(statement)).one_or_none()
+
+    async def not_on_key(self, version: int, after_seq: int, limit: int) -> list[EventRow]:
+        """Encrypted rows under a key other than ``version``, in seq order (for rewrap)."""
+        statement = self._where_tenant(
+            select(EventRow)
+            .where(EventRow.key_version.is_not(None), EventRow.key_version != version)
+            .where(EventRow.seq > after_seq)
+            .order_by(EventRow.seq)
+            .limit(limit),
+            EventRow,
+        )
+        return list((await self._session.scalars(statement)).all())
+
+    async def count_not_on_key(self, version: int) -> int:
+        statement = self._where_tenant(
+            select(func.count())
+            .select_from(EventRow)
+            .where(EventRow.key_version.is_not(None), EventRow.key_version != version),
+            EventRow,
+        )
+        return int((await self._session.scalar(statement)) or 0)
+
+    async def replace_payload(self, seq: int, payload: dict[str, Any], key_version: int) -> None:
+        statement = self._where_tenant(
+            update(EventRow)
+            .where(EventRow.seq == seq)
+            .values(payload=payload, key_version=key_version),
+            EventRow,
+        )
+        await self._session.execute(statement)
+
+    async def key_versions(self) -> dict[int, int]:
+        """Rows per key version: what each kept key still protects."""
+        statement = self._where_tenant(
+            select(EventRow.key_version, func.count())
+            .where(EventRow.key_version.is_not(None))
+            .group_by(EventRow.key_version),
+            EventRow,
+        )
+        return {
+            int(v): int(n)
+            for v, n in (await self._session.execute(statement)).all()
+            if v is not None
+        }
+
+
+class ViolationRepository(ScopedRepository):
+    async def add(
+        self, violations: Sequence[NewViolation], seqs: dict[str, int]
+    ) -> list[ViolationRow]:
+        rows = [
+            ViolationRow(
+                **self._owned(
+                    {
+                        "id": str(uuid.uuid4()),
+                        "event_seq": seqs[v.event_id],
+                        "event_id": v.event_id,
+                        "event_type": v.event_type,
+                        "regulation": v.regulation,
+                        "rule_id": v.rule_id,
+                        "severity": v.severity,
+                        "severity_rank": v.severity_rank,
+                        "message": v.message,
+                        "reference": v.reference,
+                        "content_id": v.content_id,
+                        "occurred_at": v.occurred_at,
+                        "created_at": datetime.now(v.occurred_at.tzinfo),
+                    }
+                )
+            )
+            for v in violations
+        ]
+        self._session.add_all(rows)
+        await self._session.flush()
+        return rows
+
+    async def find(self, query: ViolationQuery) -> list[ViolationRow]:
+        statement = self._where_tenant(select(ViolationRow), ViolationRow)
+        if query.since is not None:
+            statement = statement.where(ViolationRow.occurred_at >= query.since)
+        if query.until is not None:
+            statement = statement.where(ViolationRow.occurred_at < query.until)
+        if query.min_severity is not None:
+            statement = statement.where(ViolationRow.severity_rank >= query.min_severity)
+        if query.regulation is not None:
+            statement = statement.where(ViolationRow.regulation == query.regulation)
+        if query.rule_id is not None:
+            statement = statement.where(ViolationRow.rule_id == query.rule_id)
+        if query.content_id is not None:
+            statement = statement.where(ViolationRow.content_id == query.content_id)
+        if query.acknowledged is not None:
+            column = ViolationRow.acknowledged_at
+            statement = statement.where(
+                column.is_not(None) if query.acknowledged else column.is_(None)
+            )
+        if query.after_seq is not None:
+            statement = statement.where(ViolationRow.seq > query.after_seq)
+        statement = statement.order_by(ViolationRow.seq).limit(query.limit)
+        return list((await self._session.scalars(statement)).all())
+
+    async def get(self, violation_id: str) -> ViolationRow | None:
+        statement = self._where_tenant(
+            select(ViolationRow).where(ViolationRow.id == violation_id), ViolationRow
+        )
+        return (await self._session.scalars(statement)).one_or_none()
+
+    async def acknowledge(
+        self, violation_id: str, *, by: str, note: str | None, at: datetime
+    ) -> ViolationRow | None:
+        """Marks it acknowledged (the first acknowledgement is kept; repeating is harmless)."""
+        row = await self.get(violation_id)
+        if row is not None and row.acknowledged_at is None:
+            row.acknowledged_at, row.acknowledged_by, row.ack_note = at, by, note
+            await self._session.flush()
+        return row
+
+
+class RiskRepository(ScopedRepository):
+    async def add(self, scores: Sequence[NewRiskScore], seqs: dict[str, int], at: datetime) -> None:
+        if not scores:
+            return
+        rows = [
+            self._owned(
+                {
+                    "event_seq": seqs[s.event_id],
+                    "event_id": s.event_id,
+                    "score": s.score,
+                    "model": s.model,
+                    "explanation": s.explanation,
+                    "created_at": at,
+                }
+            )
+            for s in scores
+        ]
+        await self._session.execute(insert(RiskScoreRow), rows)
+
+    async def for_events(self, event_ids: Sequence[str]) -> dict[str, RiskScoreRow]:
+        if not event_ids:
+            return {}
+        statement = self._where_tenant(
+            select(RiskScoreRow).where(RiskScoreRow.event_id.in_(event_ids)), RiskScoreRow
+        )
+        return {row.event_id: row for row in (await self._session.scalars(statement)).all()}
+
+
+class UsageRepository(ScopedRepository):
+    async def add(self, hour: datetime, **counts: int) -> None:
+        """Adds to the tenant's counters for ``hour`` (an upsert on both databases)."""
+        insert = _insert_for(self._session)
+        values = self._owned({"hour": hour, **counts})
+        for column in ("events", "api_calls", "bytes_in", "rule_evaluations"):
+            values.setdefault(column, 0)
+        statement = insert(UsageRow).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=["tenant_id", "hour"],
+            set_={c: getattr(UsageRow, c) + statement.excluded[c] for c in counts},
+        )
+        await self._session.execute(statement)
+
+    async def hours(self, since: datetime, until: datetime) -> list[UsageRow]:
+        statement = self._where_tenant(
+            select(UsageRow)
+            .where(UsageRow.hour >= since, UsageRow.hour < until)
+            .order_by(UsageRow.hour),
+            UsageRow,
+        )
+        return list((await self._session.scalars(statement)).all())
+
+
+class RetentionRepository(ScopedRepository):
+    async def purge(self, events_before: datetime, violations_before: datetime) -> dict[str, int]:
+        """Deletes what ``spec.retention`` no longer keeps; returns rows removed per table."""
+        old_events = self._where_tenant(
+            select(EventRow.seq).where(EventRow.occurred_at < events_before), EventRow
+        )
+        removed: dict[str, int] = {}
+        for name, table in (("blindIndexes", BlindIndexRow), ("riskScores", RiskScoreRow)):
+            result = await self._session.execute(
+                self._where_tenant(delete(table).where(table.event_seq.in_(old_events)), table)
+            )
+            removed[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        events = await self._session.execute(
+            self._where_tenant(
+                delete(EventRow).where(EventRow.occurred_at < events_before), EventRow
+            )
+        )
+        removed["events"] = int(events.rowcount or 0)  # type: ignore[attr-defined]
+        violations = await self._session.execute(
+            self._where_tenant(
+                delete(ViolationRow).where(ViolationRow.occurred_at < violations_before),
+                ViolationRow,
+            )
+        )
+        removed["violations"] = int(violations.rowcount or 0)  # type: ignore[attr-defined]
+        return removed
+
+
+class TenantData:
+    """Every repository of one tenant, sharing one session (and so one transaction)."""
+
+    def __init__(self, session: AsyncSession, scope: TenantScope) -> None:
+        self.scope = scope
+        self.events = EventRepository(session, scope)
+        self.violations = ViolationRepository(session, scope)
+        self.risk = RiskRepository(session, scope)
+        self.usage = UsageRepository(session, scope)
+        self.retention = RetentionRepository(session, scope)
+        from ott_runtime.storage.reports import ReportRepository
+
+        self.reports = ReportRepository(session, scope)
+
+
+class Store:
+    """The storage entry point: the tenant directory plus scoped access to tenant data."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.directory = TenantDirectory(database)
+
+    @asynccontextmanager
+    async def read(self, scope: TenantScope) -> AsyncIterator[TenantData]:
+        async with self.database.session() as session:
+            yield TenantData(session, scope)
+
+    @asynccontextmanager
+    async def write(self, scope: TenantScope) -> AsyncIterator[TenantData]:
+        """One transaction: everything done inside commits together or not at all."""
+        async with self.database.transaction() as session:
+            yield TenantData(session, scope)

@@ -1,0 +1,151 @@
+"""The relational schema. Every tenant-owned table carries ``tenant_id`` as the first column
+of its indexes, so tenant-scoped queries (the only kind the repositories issue) stay cheap.
+
+Timestamps are stored as naive UTC and handed back timezone-aware, the same on SQLite
+(which has no time zones) and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a real bigint.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class TenantRow(Base):
+    __tablename__ = "tenants"
+    id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    plan: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+
+class ApiKeyRow(Base):
+    """API keys are 256-bit random tokens, so a plain SHA-256 is the right hash: it cannot be
+    brute-forced and it can be looked up by index (a slow password hash could not)."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(64), default="default")
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(63))
+    event_id: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(63))
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    content_id: Mapped[str | None] = mapped_column(String(128))
+    max_severity: Mapped[int | None] = mapped_column(Integer)  # Severity.rank of its worst hit
+    payload: Mapped[dict[str, Any]]  # protected fields hold ciphertext, never plaintext
+    key_version: Mapped[int | None] = mapped_column(Integer)  # None: nothing encrypted
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "event_id", name="uq_events_tenant_event"),
+        Index("ix_events_tenant_time", "tenant_id", "occurred_at"),
+        Index("ix_events_tenant_type_seq", "tenant_id", "type", "seq"),
+        Index("ix_events_tenant_key_version", "tenant_id", "key_version"),
+    )
+
+
+class BlindIndexRow(Base):
+    __tablename__ = "event_blind_indexes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(63))
+    event_seq: Mapped[int] = mapped_column(ForeignKey("events.seq", ondelete="CASCADE"))
+    field_path: Mapped[str] = mapped_column(String(253))
+    digest: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (Index("ix_blind_lookup", "tenant_id", "field_path", "digest"),)
+
+
+class ViolationRow(Base):
+    __tablename__ = "violations"
+    # no foreign key to events: violations are kept longer than events (spec.retention)
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    tenant_id: Mapped[str] = mapped_column(String(63))
+    event_seq: Mapped[int] = mapped_column(BigInteger)
+    event_id: Mapped[str] = mapped_column(String(128))
+    event_type: Mapped[str] = mapped_column(String(63))
+    regulation: Mapped[str] = mapped_column(String(63))
+    rule_id: Mapped[str] = mapped_column(String(63))
+    severity: Mapped[str] = mapped_column(String(16))
+    severity_rank: Mapped[int] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(Text)
+    reference: Mapped[str] = mapped_column(String(256))
+    content_id: Mapped[str | None] = mapped_column(String(128))
+    occurred_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(128))
+    ack_note: Mapped[str | None] = mapped_column(String(1024))
+    __table_args__ = (
+        Index("ix_violations_tenant_seq", "tenant_id", "seq"),
+        Index("ix_violations_tenant_time", "tenant_id", "occurred_at"),
+    )
+
+
+class RiskScoreRow(Base):
+    __tablename__ = "risk_scores"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(63))
+    event_seq: Mapped[int] = mapped_column(ForeignKey("events.seq", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(128))
+    score: Mapped[float] = mapped_column(Float)
+    model: Mapped[str] = mapped_column(String(63))
+    explanation: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    __table_args__ = (Index("ix_risk_tenant_time", "tenant_id", "created_at"),)
+
+
+class UsageRow(Base):
+    __tablename__ = "usage_hourly"
+    tenant_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    events: Mapped[int] = mapped_column(BigInteger, default=0)
+    api_calls: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_in: Mapped[int] = mapped_column(BigInteger, default=0)
+    rule_evaluations: Mapped[int] = mapped_column(BigInteger, default=0)
