@@ -105,6 +105,9 @@ def test_bad_series_csv_is_refused_clearly(tmp_path: Path) -> None:
     path.write_text("time,val\n1,2\n")
     with pytest.raises(CorpusError, match="missing column"):
         read_series_csv(path)
+    path.write_text("timestamp,value\n2024-01-01 00:00,1\n2024-01-01 00:01,oops\n")
+    with pytest.raises(CorpusError, match="bad timestamp or value"):
+        read_series_csv(path)
     path.write_text("timestamp,value\n2024-01-01 00:01,1\n2024-01-01 00:00,2\n")
-    with pytest.raises(CorpusError, match="strictly increasing"):
+    with pytest.raises(CorpusError, match="must increase"):
         read_series_csv(path)

@@ -73,15 +73,32 @@ class FileSweep:
 def window_indices(
     timestamps: npt.NDArray[np.datetime64], windows: Sequence[tuple[np.datetime64, np.datetime64]]
 ) -> list[tuple[int, int]]:
-    """Row index ranges [start, end] (inclusive) of each window; both ends must be rows."""
+    """Row index ranges [start, end] (inclusive) of each window, in row order.
+
+    Like NAB, a window starts at the first row stamped with its start and ends at the first
+    row stamped with its end (real series repeat a few stamps); a bound that is no row's
+    stamp falls back to the rows inside the window.
+    """
     ranges = []
     for start, end in windows:
-        left = int(np.searchsorted(timestamps, start, side="left"))
-        right = int(np.searchsorted(timestamps, end, side="right")) - 1
-        if left > right or left >= len(timestamps):
+        exact_left = np.flatnonzero(timestamps == start)
+        exact_right = np.flatnonzero(timestamps == end)
+        left = int(exact_left[0]) if len(exact_left) else _first_at_or_after(timestamps, start)
+        right = int(exact_right[0]) if len(exact_right) else _last_at_or_before(timestamps, end)
+        if left < 0 or right < 0 or left > right:
             raise ValueError(f"anomaly window {start}..{end} holds no row of the data")
         ranges.append((left, right))
     return ranges
+
+
+def _first_at_or_after(timestamps: npt.NDArray[np.datetime64], stamp: np.datetime64) -> int:
+    rows = np.flatnonzero(timestamps >= stamp)
+    return int(rows[0]) if len(rows) else -1
+
+
+def _last_at_or_before(timestamps: npt.NDArray[np.datetime64], stamp: np.datetime64) -> int:
+    rows = np.flatnonzero(timestamps <= stamp)
+    return int(rows[-1]) if len(rows) else -1
 
 
 def sweep_file(
