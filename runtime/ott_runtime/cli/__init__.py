@@ -15,6 +15,7 @@ import click
 COMMANDS: dict[str, str] = {
     "bench": "ott_runtime.cli.bench:bench",
     "version": "ott_runtime.cli.version:version",
+    "dev-cluster": "ott_runtime.cli.devcluster:dev_cluster",
 }
 
 

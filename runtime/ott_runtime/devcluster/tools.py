@@ -1,0 +1,82 @@
+"""Where the Kubernetes binaries are.
+
+`OTTC_TOOLS_BIN` names the directory outright; otherwise `hack/build-tools.sh`
+is run, which builds what is missing (once, minutes) and prints the directory
+(instantly once built).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+REQUIRED_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "helm")
+TOOLS_BIN_ENV = "OTTC_TOOLS_BIN"
+BUILD_SCRIPT = Path("hack") / "build-tools.sh"
+
+
+class ToolsNotFoundError(RuntimeError):
+    """The Kubernetes binaries are missing and cannot be built here."""
+
+
+def repo_root() -> Path | None:
+    """The source checkout this package runs from, or None for an installed wheel."""
+    for parent in Path(__file__).resolve().parents:
+        if (parent / BUILD_SCRIPT).is_file() and (parent / "pyproject.toml").is_file():
+            return parent
+    return None
+
+
+def missing_binaries(bin_dir: Path) -> list[str]:
+    """The required binaries that are not executable files in `bin_dir`."""
+    return [
+        name
+        for name in REQUIRED_BINARIES
+        if not ((bin_dir / name).is_file() and os.access(bin_dir / name, os.X_OK))
+    ]
+
+
+def _checked(bin_dir: Path, origin: str) -> Path:
+    missing = missing_binaries(bin_dir)
+    if missing:
+        raise ToolsNotFoundError(
+            f"{origin} names {bin_dir}, which lacks {', '.join(missing)}; "
+            "run hack/build-tools.sh (or `make tools`) to build them"
+        )
+    return bin_dir
+
+
+def find_tools_bin(build: bool = True) -> Path:
+    """The directory holding etcd, kube-apiserver, kube-controller-manager, kubectl and helm.
+
+    With `build=False` the build script is not run, only an existing
+    `OTTC_TOOLS_BIN` is accepted.
+    """
+    configured = os.environ.get(TOOLS_BIN_ENV)
+    if configured:
+        return _checked(Path(configured).expanduser(), f"${TOOLS_BIN_ENV}")
+    root = repo_root()
+    if root is None:
+        raise ToolsNotFoundError(
+            f"set {TOOLS_BIN_ENV} to a directory with {', '.join(REQUIRED_BINARIES)} "
+            "(built by hack/build-tools.sh in the source tree)"
+        )
+    if not build:
+        raise ToolsNotFoundError(f"{TOOLS_BIN_ENV} is not set and building was not allowed")
+    result = subprocess.run(
+        ["bash", str(root / BUILD_SCRIPT)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        stderr_tail = "\n".join(result.stderr.splitlines()[-20:])
+        raise ToolsNotFoundError(
+            f"{BUILD_SCRIPT} failed (exit {result.returncode}):\n{stderr_tail}"
+        )
+    printed = result.stdout.strip().splitlines()
+    if not printed:
+        raise ToolsNotFoundError(f"{BUILD_SCRIPT} printed no directory")
+    return _checked(Path(printed[-1]), str(BUILD_SCRIPT))

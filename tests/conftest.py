@@ -1,0 +1,78 @@
+"""Fixtures shared by the whole suite; the cluster ones start only when a test asks.
+
+- `control_plane`: one real control plane per session (etcd, kube-apiserver,
+  kube-controller-manager on 127.0.0.1, see ott_runtime.devcluster). With
+  `OTTC_E2E_KUBECONFIG` set, the tests use that cluster instead (kind in CI).
+- `thirdparty_crds`: the CRDs in shared/thirdparty-crds, applied and Established.
+- `compliance_crds`: the repo's crds/*.yaml, applied and Established.
+
+Every test under tests/e2e gets the `e2e` marker, so `-m "not e2e"` skips them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from ott_runtime.devcluster import ClusterAccess
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+E2E_DIR = Path(__file__).resolve().parent / "e2e"
+EXTERNAL_KUBECONFIG_ENV = "OTTC_E2E_KUBECONFIG"
+
+
+def shared_dir() -> Path:
+    """The read-only shared material (CI puts a copy of shared/ beside the clone)."""
+    return Path(os.environ.get("OTTC_SHARED_DIR") or REPO_ROOT.parent / "shared")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if E2E_DIR in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def control_plane() -> Iterator[ClusterAccess]:
+    """Access to a real cluster: kubeconfig, bin_dir, server, env, kubectl(), helm()."""
+    from ott_runtime.devcluster import ClusterAccess, ControlPlane, find_tools_bin
+
+    external = os.environ.get(EXTERNAL_KUBECONFIG_ENV)
+    if external:
+        bin_dir = Path(os.environ["OTTC_TOOLS_BIN"]) if os.environ.get("OTTC_TOOLS_BIN") else None
+        yield ClusterAccess.from_kubeconfig(Path(external), bin_dir)
+        return
+    plane = ControlPlane(bin_dir=find_tools_bin())
+    plane.start()
+    try:
+        yield plane
+    finally:
+        components = list(plane.components)
+        plane.stop()
+    # Teardown asserts its own promise: an orphan here would outlive the test run.
+    survivors = [f"{c.name} (pid {c.pid})" for c in components if c.alive()]
+    assert not survivors, f"control plane left processes running: {survivors}"
+    assert not plane.state_dir.exists(), f"control plane left {plane.state_dir}"
+
+
+@pytest.fixture(scope="session")
+def thirdparty_crds(control_plane: ClusterAccess) -> list[str]:
+    """Names of the third-party CRDs (Kong, Gateway API, Istio, Argo, ...), all Established."""
+    manifests = sorted(shared_dir().joinpath("thirdparty-crds").glob("*.yaml"))
+    if not manifests:
+        pytest.fail(f"no third-party CRDs in {shared_dir() / 'thirdparty-crds'}")
+    return control_plane.apply_crds(*manifests, timeout_s=240)
+
+
+@pytest.fixture(scope="session")
+def compliance_crds(control_plane: ClusterAccess) -> list[str]:
+    """Names of the operator's own CRDs (crds/*.yaml), all Established."""
+    manifests = sorted((REPO_ROOT / "crds").glob("*.yaml"))
+    if not manifests:
+        pytest.fail(f"no CRDs in {REPO_ROOT / 'crds'}")
+    return control_plane.apply_crds(*manifests)
