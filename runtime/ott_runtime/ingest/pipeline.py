@@ -1,0 +1,268 @@
+"""The ingest pipeline, framework-free: REST, GraphQL and the demo all call it.
+
+validate -> tenant (from the authenticated scope) -> drop already-stored ids -> aggregates
+-> CEL rules -> risk scorer -> encrypt protected fields -> ONE transaction (events, blind
+indexes, violations, risk, usage) -> publish -> result. A result is returned only after
+the commit, so a 2xx answer means the events are durable; a retried batch finds its ids
+stored and is answered the same way without storing anything twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from ott_runtime.ingest.batch import TypeValidator, ValidEvent, parse_body, validate_batch
+from ott_runtime.ingest.errors import IngestError
+from ott_runtime.ingest.pubsub import Broker, Message
+from ott_runtime.ingest.scoring import NoRiskScorer, RiskScore, RiskScorer, ScoringInput
+from ott_runtime.ingest.tenants import Hit, TenantRegistry, TenantRuntime
+from ott_runtime.storage import NewEvent, NewRiskScore, NewViolation, Store, TenantScope
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestResult:
+    accepted: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    violations: list[dict[str, Any]] = field(default_factory=list)
+    risk: list[dict[str, Any]] = field(default_factory=list)
+    rule_evaluations: int = 0
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "accepted": len(self.accepted),
+            "duplicates": self.duplicates,
+            "violations": self.violations,
+            "risk": self.risk,
+        }
+
+
+@dataclass
+class _Scored:
+    event: ValidEvent
+    hits: Sequence[Hit]
+    score: RiskScore | None = None
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+class IngestPipeline:
+    def __init__(
+        self,
+        store: Store,
+        tenants: TenantRegistry,
+        validators: Mapping[str, TypeValidator],
+        *,
+        broker: Broker | None = None,
+        scorer: RiskScorer | None = None,
+    ) -> None:
+        self.store = store
+        self.tenants = tenants
+        self.validators = validators
+        self.broker = broker or Broker()
+        self.scorer: RiskScorer = scorer or NoRiskScorer()
+
+    def runtime(self, scope: TenantScope) -> TenantRuntime:
+        runtime = self.tenants.get(scope.tenant_id)
+        if runtime is None:
+            raise IngestError(
+                403,
+                "Tenant not served here",
+                "this key's tenant is not served by this process",
+                type_slug="tenant-not-served",
+            )
+        if runtime.spec.suspended:
+            raise IngestError(
+                423,
+                "Tenant suspended",
+                "the tenant is suspended; ingest is refused",
+                type_slug="tenant-suspended",
+            )
+        return runtime
+
+    async def ingest_body(self, scope: TenantScope, body: bytes) -> IngestResult:
+        started = time.perf_counter()
+        events = validate_batch(parse_body(body), self.validators)
+        result = await self.ingest(scope, events, body_bytes=len(body))
+        result.timings_ms["total"] = (time.perf_counter() - started) * 1000
+        return result
+
+    async def ingest(
+        self, scope: TenantScope, events: Sequence[ValidEvent], *, body_bytes: int = 0
+    ) -> IngestResult:
+        runtime = self.runtime(scope)
+        # one batch of a tenant at a time: duplicate checks and window updates stay ordered
+        async with runtime.lock:
+            for attempt in (1, 2):
+                try:
+                    return await self._ingest_locked(scope, runtime, events, body_bytes)
+                except IntegrityError:
+                    # another replica stored some of these ids between our check and commit;
+                    # the retry finds them stored and skips them
+                    if attempt == 2:
+                        raise
+                    log.info(
+                        "concurrent insert of the same event ids for %s; retrying", scope.tenant_id
+                    )
+        raise AssertionError("unreachable")
+
+    async def _ingest_locked(
+        self,
+        scope: TenantScope,
+        runtime: TenantRuntime,
+        events: Sequence[ValidEvent],
+        body_bytes: int,
+    ) -> IngestResult:
+        result = IngestResult()
+        async with self.store.read(scope) as data:
+            stored = await data.events.existing_ids([e.id for e in events])
+        fresh = [e for e in events if e.id not in stored]
+        result.duplicates = [e.id for e in events if e.id in stored]
+
+        scored: list[_Scored] = []
+        inputs: list[ScoringInput] = []
+        for event in fresh:
+            values = runtime.windows.observe(event.body)
+            hits = runtime.rules.evaluate(event.body, values)
+            result.rule_evaluations += runtime.rules.evaluations_for(event.type)
+            scored.append(_Scored(event, hits))
+            inputs.append(
+                ScoringInput(
+                    tenant=scope.tenant_id,
+                    event=event.body,
+                    rule_hits=[
+                        {"regulation": h.regulation, "ruleId": h.rule_id, "severity": h.severity}
+                        for h in hits
+                    ],
+                    aggregates=values,
+                )
+            )
+        if inputs:
+            for item, score in zip(scored, await self.scorer.score(inputs), strict=True):
+                item.score = score
+
+        now = datetime.now(UTC)
+        cipher = runtime.cipher if runtime.encrypted_fields else None
+        new_events: list[NewEvent] = []
+        new_violations: list[NewViolation] = []
+        new_scores: list[NewRiskScore] = []
+        for item in scored:
+            event = item.event
+            payload, key_version = event.body, None
+            indexes: dict[str, str] = {}
+            if cipher is not None:
+                sealed = cipher.encrypt_document(event.body, runtime.encrypted_fields)
+                payload, key_version, indexes = (
+                    sealed.document,
+                    sealed.key_version,
+                    sealed.blind_indexes,
+                )
+            new_events.append(
+                NewEvent(
+                    event_id=event.id,
+                    type=event.type,
+                    occurred_at=event.occurred_at,
+                    received_at=now,
+                    content_id=event.content_id,
+                    payload=payload,
+                    key_version=key_version,
+                    max_severity=max((h.severity_rank for h in item.hits), default=None),
+                    blind_indexes=indexes,
+                )
+            )
+            new_violations.extend(
+                NewViolation(
+                    event_id=event.id,
+                    event_type=event.type,
+                    regulation=h.regulation,
+                    rule_id=h.rule_id,
+                    severity=h.severity,
+                    severity_rank=h.severity_rank,
+                    message=h.message,
+                    reference=h.reference,
+                    content_id=event.content_id,
+                    occurred_at=event.occurred_at,
+                )
+                for h in item.hits
+            )
+            if item.score is not None:
+                new_scores.append(
+                    NewRiskScore(
+                        event.id, item.score.score, item.score.model, item.score.explanation
+                    )
+                )
+
+        async with self.store.write(scope) as data:
+            seqs = await data.events.add(new_events)
+            violation_rows = await data.violations.add(new_violations, seqs)
+            await data.risk.add(new_scores, seqs, now)
+            await data.usage.add(
+                _hour(now),
+                events=len(new_events),
+                bytes_in=body_bytes,
+                rule_evaluations=result.rule_evaluations,
+            )
+        # committed: only now is anything announced
+        result.accepted = [e.event_id for e in new_events]
+        result.violations = [violation_json(row) for row in violation_rows]
+        result.risk = [
+            {
+                "eventId": s.event_id,
+                "score": s.score,
+                "model": s.model,
+                "explanation": s.explanation,
+            }
+            for s in new_scores
+        ]
+        self._publish(scope.tenant_id, result, new_events)
+        return result
+
+    def _publish(self, tenant: str, result: IngestResult, events: Sequence[NewEvent]) -> None:
+        for event in events:  # protected fields stay ciphertext even on the live stream
+            self.broker.publish(
+                Message(
+                    tenant,
+                    "events",
+                    {
+                        "id": event.event_id,
+                        "type": event.type,
+                        "timestamp": event.occurred_at.isoformat(),
+                        "contentId": event.content_id,
+                    },
+                )
+            )
+        for violation in result.violations:
+            self.broker.publish(Message(tenant, "violations", violation))
+        for risk in result.risk:
+            self.broker.publish(Message(tenant, "risk", risk))
+
+
+def violation_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "eventId": row.event_id,
+        "eventType": row.event_type,
+        "regulation": row.regulation,
+        "ruleId": row.rule_id,
+        "severity": row.severity,
+        "message": row.message,
+        "reference": row.reference,
+        "contentId": row.content_id,
+        "occurredAt": row.occurred_at.isoformat(),
+        "createdAt": row.created_at.isoformat(),
+        "acknowledged": row.acknowledged_at is not None,
+        "acknowledgedAt": row.acknowledged_at.isoformat() if row.acknowledged_at else None,
+        "acknowledgedBy": row.acknowledged_by,
+        "note": row.ack_note,
+    }

@@ -1,0 +1,96 @@
+"""What the runtime holds per tenant: its spec, compiled rules, windows and keys.
+
+The rule engine and the aggregate windows come from ``ott_runtime.domain``; this module
+only needs the small surface described by the protocols below, so the pipeline can be
+tested with any implementation of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Protocol
+
+from ott_runtime.crypto import FieldCipher, KeyStore
+from ott_runtime.domain.durations import parse_duration
+from ott_runtime.domain.tenant import ComplianceTenantSpec
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A rule that held for an event (the pipeline's view of the engine's RuleHit)."""
+
+    regulation: str
+    rule_id: str
+    severity: str
+    severity_rank: int
+    message: str
+    reference: str
+
+
+class RuleEvaluator(Protocol):
+    def evaluate(self, event: Mapping[str, Any], aggregates: Mapping[str, Any]) -> Sequence[Hit]:
+        """The rules that hold for ``event`` (only those whose appliesTo names its type)."""
+
+    def evaluations_for(self, event_type: str) -> int:
+        """How many rules an event of this type is evaluated against (for metering)."""
+
+    def describe(self) -> list[dict[str, Any]]:
+        """The resolved rules, for GET /v1/regulations."""
+
+
+class AggregateWindows(Protocol):
+    def observe(self, event: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Adds the event to every window it feeds; returns the values rules may read."""
+
+
+@dataclass
+class TenantRuntime:
+    name: str
+    spec: ComplianceTenantSpec
+    rules: RuleEvaluator
+    windows: AggregateWindows
+    keys: KeyStore
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def encrypted_fields(self) -> list[str]:
+        return list(self.spec.encryption.fields)
+
+    @property
+    def cipher(self) -> FieldCipher:
+        return self.keys.cipher(self.name)
+
+    @property
+    def events_retention(self) -> timedelta:
+        return parse_duration(self.spec.retention.events)
+
+    @property
+    def violations_retention(self) -> timedelta:
+        return parse_duration(self.spec.retention.violations)
+
+
+class TenantRegistry:
+    """The tenants this process serves (one when dedicated, many when pooled)."""
+
+    def __init__(self, runtimes: Sequence[TenantRuntime] = ()) -> None:
+        self._runtimes = {r.name: r for r in runtimes}
+
+    def __getitem__(self, name: str) -> TenantRuntime:
+        return self._runtimes[name]
+
+    def get(self, name: str) -> TenantRuntime | None:
+        return self._runtimes.get(name)
+
+    def replace(self, runtime: TenantRuntime) -> None:
+        """Swaps in a re-resolved tenant (rules or spec changed) without a restart."""
+        self._runtimes[runtime.name] = runtime
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._runtimes)
+
+    def __iter__(self) -> Any:
+        return iter(self._runtimes.values())
