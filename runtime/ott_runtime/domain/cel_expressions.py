@@ -1,0 +1,254 @@
+"""CEL source handling shared by rules and aggregates: compile with positioned errors,
+static checks the library does not make, and the variable rewrite that lets one
+evaluation context serve every regulation.
+
+The CEL library (``cel``, Rust core) parses and evaluates but has no type checker, so
+the checks here are lexical: a small tokenizer finds the top-level operator (to refuse
+conditions that cannot be boolean), the ``params.<name>`` / ``aggregates.<name>``
+references (to refuse names the set does not define) and the functions called (to
+refuse functions the library does not provide, which it would only notice when run).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import cel
+
+# Functions the `cel` library evaluates without extensions (macros such as has(),
+# exists() and map() are expanded by the parser and never appear as calls).
+KNOWN_FUNCTIONS = frozenset(
+    {
+        "size", "matches", "startsWith", "endsWith", "contains", "timestamp", "duration",
+        "int", "uint", "double", "string", "bytes", "dyn", "type", "getHours", "getMinutes",
+        "getSeconds", "getMilliseconds", "getDayOfWeek", "getDayOfMonth", "getDate",
+        "getDayOfYear", "getMonth", "getFullYear",
+    }
+)  # fmt: skip
+ROOT_VARIABLES = ("event", "params", "aggregates")
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<comment>//[^\n]*)
+  | (?P<string>[rRbB]{0,2}(?:\"\"\"[\s\S]*?\"\"\"|'''[\s\S]*?'''
+                 |"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'))
+  | (?P<number>0[xX][0-9a-fA-F]+[uU]?|[0-9]+\.[0-9]*(?:[eE][+-]?[0-9]+)?
+                 |\.[0-9]+(?:[eE][+-]?[0-9]+)?|[0-9]+(?:[eE][+-]?[0-9]+)?[uU]?)
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<op>&&|\|\||==|!=|<=|>=|[<>!?:+\-*/%.,\[\]{}()])
+  | (?P<other>.)
+    """,
+    re.VERBOSE,
+)
+_CEL_ERROR = re.compile(r"ERROR: <input>:(\d+):(\d+): ([^\n]*)")
+_OPERAND_END = {"ident", "number", "string"}
+_RELATIONS = {"==", "!=", "<", "<=", ">", ">="}
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    kind: str
+    text: str
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExpressionProblem:
+    """A problem at ``line``/``column`` (1-based) of the expression's own text."""
+
+    line: int
+    column: int
+    message: str
+
+
+def tokenize(source: str) -> list[Token]:
+    """Significant tokens (no whitespace or comments) with their offsets."""
+    return [
+        Token(m.lastgroup or "other", m.group(), m.start())
+        for m in _TOKEN.finditer(source)
+        if m.lastgroup not in ("ws", "comment")
+    ]
+
+
+def position(source: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of ``offset`` in ``source``."""
+    line = source.count("\n", 0, offset) + 1
+    return line, offset - (source.rfind("\n", 0, offset) + 1) + 1
+
+
+def compile_expression(source: str) -> tuple[cel.Program | None, list[ExpressionProblem]]:
+    """Compile ``source``; on failure return the compiler's messages with their positions."""
+    try:
+        return cel.compile(source), []
+    except (ValueError, RuntimeError, TypeError) as exc:
+        text = str(exc)
+        problems = [
+            ExpressionProblem(int(m.group(1)), int(m.group(2)), m.group(3).strip())
+            for m in _CEL_ERROR.finditer(text)
+        ]
+        return None, problems or [ExpressionProblem(1, 1, text.splitlines()[0])]
+
+
+def _root_references(tokens: list[Token]) -> Iterator[tuple[int, Token, Token | None]]:
+    """(index, root token, member token) for each ``root.member`` / bare ``root`` use."""
+    for index, token in enumerate(tokens):
+        if token.kind != "ident" or token.text not in ROOT_VARIABLES:
+            continue
+        if index > 0 and tokens[index - 1].text == ".":
+            continue  # a field that happens to be called e.g. "params"
+        member = None
+        followed = index + 2 < len(tokens) and tokens[index + 1].text == "."
+        if followed and tokens[index + 2].kind == "ident":
+            member = tokens[index + 2]
+        yield index, token, member
+
+
+def check_expression(
+    source: str,
+    *,
+    parameters: Collection[str],
+    aggregates: Collection[str],
+    program: cel.Program,
+    boolean: bool = True,
+) -> list[ExpressionProblem]:
+    """Static checks on a compiled expression; an empty list means none found."""
+    tokens = tokenize(source)
+    problems: list[ExpressionProblem] = []
+
+    def at(token: Token, message: str) -> None:
+        problems.append(ExpressionProblem(*position(source, token.offset), message))
+
+    for token in tokens:
+        if token.kind == "ident" and token.text.startswith("__"):
+            at(token, f"identifier {token.text!r}: names starting with '__' are reserved")
+    for _, root, member in _root_references(tokens):
+        if member is None:
+            continue
+        if root.text == "params" and member.text not in parameters:
+            known = ", ".join(sorted(parameters)) or "none"
+            at(member, f"unknown parameter {member.text!r} (this set defines: {known})")
+        if root.text == "aggregates" and member.text not in aggregates:
+            known = ", ".join(sorted(aggregates)) or "none"
+            at(member, f"unknown aggregate {member.text!r} (this set defines: {known})")
+    called = set(program.functions())
+    for index, token in enumerate(tokens):
+        is_call = index + 1 < len(tokens) and tokens[index + 1].text == "("
+        unknown = token.text in called and token.text not in KNOWN_FUNCTIONS
+        if token.kind == "ident" and is_call and unknown:
+            at(token, f"unknown function {token.text!r}")
+    if boolean and not problems:
+        problem = _non_boolean(source, tokens)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def _non_boolean(source: str, tokens: list[Token]) -> ExpressionProblem | None:
+    """Detect conditions whose top level is arithmetic or a non-boolean literal."""
+    depth = 0
+    lowest: tuple[int, Token] | None = None  # (precedence class, token); lower binds looser
+    previous: Token | None = None
+    for token in tokens:
+        text = token.text
+        if text in "([{" and token.kind == "op":
+            depth += 1
+        elif text in ")]}" and token.kind == "op":
+            depth -= 1
+        elif depth == 0:
+            rank = None
+            if text == "?":
+                rank = 0
+            elif text in ("||", "&&"):
+                rank = 1
+            elif text in _RELATIONS or (token.kind == "ident" and text == "in"):
+                rank = 2
+            elif text in ("+", "-") and previous is not None:
+                if previous.kind in _OPERAND_END or previous.text in ")]}":
+                    rank = 3
+            elif text in ("*", "/", "%"):
+                rank = 3
+            if rank is not None and (lowest is None or rank < lowest[0]):
+                lowest = (rank, token)
+        previous = token
+    if lowest is not None:
+        rank, token = lowest
+        if rank == 3:
+            line, column = position(source, token.offset)
+            return ExpressionProblem(
+                line,
+                column,
+                f"condition must be boolean (true = violation), but its top level is "
+                f"the arithmetic operator {token.text!r}",
+            )
+        return None
+    first = tokens[0] if tokens else None
+    literal = len(tokens) == 1 and first is not None and first.kind in ("number", "string")
+    if first is not None and (literal or first.text == "-" or first.text == "null"):
+        line, column = position(source, first.offset)
+        return ExpressionProblem(
+            line, column, "condition must be boolean (true = violation), not a value"
+        )
+    return None
+
+
+def rewrite_roots(source: str, aliases: Mapping[str, str]) -> str:
+    """Rename the root variables ``params``/``aggregates`` (e.g. to ``__p3``).
+
+    Why: converting a Python event into CEL values costs more than evaluating a dozen
+    rules, so every regulation's rules share one context in which the event is
+    converted once; each set's parameters and aggregates get their own variable name.
+    """
+    tokens = tokenize(source)
+    out: list[str] = []
+    cursor = 0
+    for _, root, _member in _root_references(tokens):
+        alias = aliases.get(root.text)
+        if alias is None:
+            continue
+        out.append(source[cursor : root.offset])
+        out.append(alias)
+        cursor = root.offset + len(root.text)
+    out.append(source[cursor:])
+    return "".join(out)
+
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}")
+
+
+def template_paths(template: str) -> Iterator[tuple[int, str]]:
+    """(offset, dotted path) of every ``{{path}}`` placeholder."""
+    for match in _PLACEHOLDER.finditer(template):
+        yield match.start(), match.group(1)
+
+
+def render_template(template: str, scopes: Mapping[str, Any]) -> str:
+    """Fill ``{{params.x}}``, ``{{event.a.b}}``, ``{{aggregates.y}}``; unknown -> ``?``."""
+    if "{{" not in template:
+        return template
+
+    def fill(match: re.Match[str]) -> str:
+        value: Any = scopes
+        for part in match.group(1).split("."):
+            if not isinstance(value, Mapping) or part not in value:
+                return "?"
+            value = value[part]
+        return format_value(value)
+
+    return _PLACEHOLDER.sub(fill, template)
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isfinite(value) and value == int(value):
+            return str(int(value))
+        return f"{value:.2f}".rstrip("0").rstrip(".")
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(format_value(v) for v in value)
+    return str(value)
