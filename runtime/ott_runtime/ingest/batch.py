@@ -1,7 +1,7 @@
 """Parsing and validating one ingest request body into plain event dicts.
 
 Checks run cheapest first: size, JSON syntax, batch shape and count, then each event's
-envelope (id, type, timestamp), duplicate ids within the batch, and finally the event
+envelope (id, type, time), duplicate ids within the batch, and finally the event
 type's own schema. Every problem names the event index and the field path.
 """
 
@@ -27,9 +27,9 @@ from ott_runtime.ingest.limits import (
 EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$")
 MAX_PROBLEMS = 50
 
-# type -> validator returning the normalised event or raising ValueError-like problems;
-# the event model (ott_runtime.domain.events) provides these.
-TypeValidator = Callable[[Mapping[str, Any]], list[tuple[str, str]]]
+# type -> validator: the event in its normalised form, or the (field path, message) problems.
+# ott_runtime.ingest.schemas builds them from the event model (ott_runtime.domain.events).
+TypeValidator = Callable[[Mapping[str, Any]], "dict[str, Any] | list[tuple[str, str]]"]
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ def _envelope(
         )
         return None
     found = len(problems)
-    event_id, event_type, stamp = raw.get("id"), raw.get("type"), raw.get("timestamp")
+    event_id, event_type, stamp = raw.get("id"), raw.get("type"), raw.get("time")
     if not isinstance(event_id, str) or not event_id:
         problems.append(FieldProblem(index, "id", "required: a non-empty string"))
     elif len(event_id) > MAX_EVENT_ID_LENGTH or not EVENT_ID.match(event_id):
@@ -133,7 +133,7 @@ def _envelope(
         )
     occurred: datetime | None = None
     if not isinstance(stamp, str):
-        problems.append(FieldProblem(index, "timestamp", "required: an RFC 3339 time with offset"))
+        problems.append(FieldProblem(index, "time", "required: an RFC 3339 time with offset"))
     else:
         try:
             occurred = datetime.fromisoformat(stamp)
@@ -143,7 +143,7 @@ def _envelope(
             problems.append(
                 FieldProblem(
                     index,
-                    "timestamp",
+                    "time",
                     "not an RFC 3339 time with offset, e.g. 2026-01-01T12:00:00Z",
                 )
             )
@@ -184,11 +184,12 @@ def validate_batch(events: list[Any], validators: Mapping[str, TypeValidator]) -
                 FieldProblem(index, "type", f"unknown event type {event_type!r}; known: {known}")
             )
             continue
-        type_problems = validator(raw)
-        problems.extend(FieldProblem(index, path, message) for path, message in type_problems)
-        if not type_problems:
+        checked = validator(raw)
+        if isinstance(checked, list):
+            problems.extend(FieldProblem(index, path, message) for path, message in checked)
+        else:
             valid.append(
-                ValidEvent(index, event_id, event_type, occurred, raw, len(orjson.dumps(raw)))
+                ValidEvent(index, event_id, event_type, occurred, checked, len(orjson.dumps(raw)))
             )
         if len(problems) >= MAX_PROBLEMS:
             break

@@ -22,6 +22,7 @@ from ott_runtime.ingest import (
     TenantRegistry,
     TenantRuntime,
 )
+from ott_runtime.ingest.schemas import event_validators
 from ott_runtime.storage import Database, EventQuery, Store, TenantScope, ViolationQuery
 from ott_runtime.storage.database import sqlite_url
 
@@ -57,14 +58,7 @@ class HalfScorer:
         return [RiskScore(0.9 if item.rule_hits else 0.1, "test@1") for item in batch]
 
 
-def _require_keys(event: Mapping[str, Any], *paths: str) -> list[tuple[str, str]]:
-    return [(p, "required") for p in paths if p.split(".")[0] not in event]
-
-
-VALIDATORS = {
-    "ad.impression": lambda e: _require_keys(e, "ad"),
-    "playback.start": lambda e: _require_keys(e, "viewer", "content"),
-}
+VALIDATORS = event_validators()
 
 
 @pytest.fixture
@@ -88,9 +82,10 @@ def _batch(*events: dict[str, Any]) -> bytes:
 
 def _ad(event_id: str, seconds: int) -> dict[str, Any]:
     return {
+        "specVersion": "1",
         "id": event_id,
         "type": "ad.impression",
-        "timestamp": "2026-11-26T10:00:00Z",
+        "time": "2026-11-26T10:00:00Z",
         "ad": {"durationSeconds": seconds},
         "content": {"id": "show-1"},
     }
@@ -98,9 +93,10 @@ def _ad(event_id: str, seconds: int) -> dict[str, Any]:
 
 def _play(event_id: str, viewer: str) -> dict[str, Any]:
     return {
+        "specVersion": "1",
         "id": event_id,
         "type": "playback.start",
-        "timestamp": "2026-11-26T10:00:00+01:00",
+        "time": "2026-11-26T10:00:00+01:00",
         "viewer": {"id": viewer, "email": f"{viewer}@example.com"},
         "content": {"id": "show-1"},
     }
@@ -163,7 +159,9 @@ async def test_protected_fields_are_ciphertext_at_rest_and_filterable(
         (b"{not json", 400, None, None),
         (_batch(_ad("a1", 1), {**_ad("a2", 1), "type": "nope.event"}), 422, 1, "type"),
         (_batch(_ad("a1", 1), _ad("a1", 2)), 422, 1, "id"),
-        (_batch({**_ad("a1", 1), "timestamp": "yesterday"}), 422, 0, "timestamp"),
+        (_batch({**_ad("a1", 1), "time": "yesterday"}), 422, 0, "time"),
+        (_batch({**_ad("a1", 1), "ad": {"durationSeconds": "long"}}), 422, 0, "ad.durationSeconds"),
+        (_batch({**_ad("a1", 1), "ad": {"colour": "red"}}), 422, 0, "ad.colour"),
         (_batch({k: v for k, v in _ad("a1", 1).items() if k != "ad"}), 422, 0, "ad"),
         (_batch(*[_ad(f"a{i}", 1) for i in range(1001)]), 413, 1000, "events"),
         (b"[" + b" " * (1024 * 1024) + b"]", 413, None, None),
