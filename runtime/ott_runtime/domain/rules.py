@@ -396,6 +396,17 @@ class CompiledRules:
     def rules_for(self, event_type: str) -> tuple[ResolvedRule, ...]:
         return tuple(c.rule for c in self._by_type.get(event_type, ()))
 
+    def evaluations_for(self, event_type: str) -> int:
+        """How many rules an event of this type is evaluated against (for metering)."""
+        return len(self._by_type.get(event_type, ()))
+
+    def describe(self) -> list[dict[str, Any]]:
+        """The resolved rules as documents with their qualified ids (for the API)."""
+        return [
+            {"rule": r.qualified_id, "regulation": r.regulation, **_rule_document(r)}
+            for r in self.resolved.rules
+        ]
+
     def _context(self) -> cel.Context:
         context: cel.Context | None = getattr(self._local, "context", None)
         if context is None:

@@ -1,0 +1,222 @@
+"""Sliding-window aggregates (sum, count, avg, max, distinct) that rules read.
+
+Each Aggregate of a tenant's resolved sets keeps, per ``groupBy`` key, the entries of
+its window in time order. Events are fed in time order (``observe``); an entry leaves
+the window when it is older than ``window`` relative to the newest event of its group.
+Memory is bounded: at most ``max_entries`` entries per group (the oldest go first) and
+``max_groups`` groups per aggregate (the least recently fed group goes first).
+
+Value types are fixed so rules can do arithmetic without casts: sum, avg and max are
+doubles; count and distinct are ints. An empty window reads as 0.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter, OrderedDict, deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import cel
+
+from ott_runtime.domain.cel_expressions import rewrite_roots
+from ott_runtime.domain.durations import parse_duration
+from ott_runtime.domain.regulation import Aggregate, AggregateFn
+
+_MISSING = object()
+
+
+def field_value(event: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path, or ``_MISSING``."""
+    value: Any = event
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def event_seconds(event: Mapping[str, Any]) -> float:
+    """Epoch seconds of ``event["time"]`` (RFC 3339 text or a datetime)."""
+    time = event["time"]
+    moment = time if isinstance(time, datetime) else datetime.fromisoformat(str(time))
+    return moment.timestamp()
+
+
+@dataclass
+class _Window:
+    """One group's window: (time, value) entries in time order plus running state."""
+
+    entries: deque[tuple[float, Any]] = field(default_factory=deque)
+    total: float = 0.0
+    counts: Counter[Any] = field(default_factory=Counter)
+    newest: float = float("-inf")
+
+    def add(self, at: float, value: Any, fn: AggregateFn) -> None:
+        if at >= self.newest:
+            self.entries.append((at, value))
+            self.newest = at
+        else:  # a late event: keep time order (rare, so the O(n) insert is fine)
+            index = bisect.bisect_right([t for t, _ in self.entries], at)
+            self.entries.insert(index, (at, value))
+        self._account(value, fn, +1)
+
+    def _account(self, value: Any, fn: AggregateFn, sign: int) -> None:
+        if fn in (AggregateFn.SUM, AggregateFn.AVG):
+            self.total += sign * float(value)
+        elif fn is AggregateFn.DISTINCT:
+            self.counts[value] += sign
+            if self.counts[value] <= 0:
+                del self.counts[value]
+
+    def expire(self, before: float, fn: AggregateFn, keep_at_most: int) -> None:
+        entries = self.entries
+        while entries and (entries[0][0] < before or len(entries) > keep_at_most):
+            _, value = entries.popleft()
+            self._account(value, fn, -1)
+        if not entries:
+            self.total = 0.0  # no float drift carried over an empty window
+
+    def value(self, fn: AggregateFn) -> float | int:
+        if fn is AggregateFn.COUNT:
+            return len(self.entries)
+        if fn is AggregateFn.SUM:
+            return self.total
+        if fn is AggregateFn.AVG:
+            return self.total / len(self.entries) if self.entries else 0.0
+        if fn is AggregateFn.DISTINCT:
+            return len(self.counts)
+        return max((float(v) for _, v in self.entries), default=0.0)
+
+
+def _empty(fn: AggregateFn) -> float | int:
+    return 0 if fn in (AggregateFn.COUNT, AggregateFn.DISTINCT) else 0.0
+
+
+@dataclass
+class _Series:
+    regulation: str
+    spec: Aggregate
+    seconds: float
+    where: cel.Program | None
+    groups: OrderedDict[tuple[Any, ...], _Window] = field(default_factory=OrderedDict)
+
+    def key(self, event: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        values = tuple(field_value(event, path) for path in self.spec.group_by)
+        if any(v is _MISSING or isinstance(v, dict | list) for v in values):
+            return None
+        return values
+
+
+class WindowAggregator:
+    """The windows of one tenant's aggregates; not thread-safe (one per tenant worker)."""
+
+    def __init__(
+        self,
+        aggregates: Mapping[str, tuple[Aggregate, ...] | list[Aggregate]],
+        parameters: Mapping[str, Mapping[str, Any]] | None = None,
+        *,
+        max_groups: int = 50_000,
+        max_entries: int = 200_000,
+    ) -> None:
+        parameters = parameters or {}
+        self.max_groups = max_groups
+        self.max_entries = max_entries
+        self._by_type: dict[str, list[_Series]] = {}
+        self._series: list[_Series] = []
+        self._params: dict[str, Any] = {}
+        for index, (regulation, specs) in enumerate(aggregates.items()):
+            alias = f"__p{index}"
+            self._params[alias] = dict(parameters.get(regulation, {}))
+            for spec in specs:
+                where = None
+                if spec.where is not None:
+                    where = cel.compile(rewrite_roots(spec.where, {"params": alias}))
+                series = _Series(
+                    regulation, spec, parse_duration(spec.window).total_seconds(), where
+                )
+                self._series.append(series)
+                self._by_type.setdefault(spec.of, []).append(series)
+        self._context: cel.Context | None = None
+
+    @classmethod
+    def for_rules(cls, resolved: Any, **limits: int) -> WindowAggregator:
+        """From a ``ResolvedRules`` (its aggregates and merged parameters)."""
+        return cls(resolved.aggregates, resolved.parameters, **limits)
+
+    def _passes(self, series: _Series, event: Mapping[str, Any], converted: list[bool]) -> bool:
+        if series.where is None:
+            return True
+        if self._context is None:
+            self._context = cel.Context(variables=self._params)
+        if not converted:
+            self._context.update({"event": event if isinstance(event, dict) else dict(event)})
+            converted.append(True)
+        try:
+            return series.where.execute(self._context) is True
+        except Exception:  # a filter that cannot read the event does not count it
+            return False
+
+    def add(self, event: Mapping[str, Any]) -> None:
+        """Feed one event to every aggregate whose ``of`` is its type."""
+        series_list = self._by_type.get(str(event.get("type", "")))
+        if not series_list:
+            return
+        at = event_seconds(event)
+        converted: list[bool] = []
+        for series in series_list:
+            fn = series.spec.fn
+            value: Any = None
+            if series.spec.field is not None:
+                value = field_value(event, series.spec.field)
+                if value is _MISSING or value is None:
+                    continue
+                if fn is not AggregateFn.DISTINCT and not isinstance(value, int | float):
+                    continue
+                if isinstance(value, list | dict):
+                    continue
+            key = series.key(event)
+            if key is None or not self._passes(series, event, converted):
+                continue
+            window = series.groups.get(key)
+            if window is None:
+                window = series.groups[key] = _Window()
+                if len(series.groups) > self.max_groups:
+                    series.groups.popitem(last=False)
+            else:
+                series.groups.move_to_end(key)
+            window.add(at, value, fn)
+            window.expire(window.newest - series.seconds, fn, self.max_entries)
+
+    def values(self, event: Mapping[str, Any]) -> dict[str, dict[str, float | int]]:
+        """Per regulation, the aggregates of the event's groups as of the event's time.
+
+        An aggregate whose groupBy fields the event lacks is left out (rules reading it
+        then do not apply)."""
+        at = event_seconds(event)
+        result: dict[str, dict[str, float | int]] = {}
+        for series in self._series:
+            per_regulation = result.setdefault(series.regulation, {})
+            key = series.key(event)
+            if key is None:
+                continue
+            fn = series.spec.fn
+            window = series.groups.get(key)
+            if window is None:
+                per_regulation[series.spec.name] = _empty(fn)
+                continue
+            window.expire(at - series.seconds, fn, self.max_entries)
+            per_regulation[series.spec.name] = window.value(fn)
+        return result
+
+    def observe(self, event: Mapping[str, Any]) -> dict[str, dict[str, float | int]]:
+        """``add`` then ``values``: the current event counts in its own windows."""
+        self.add(event)
+        return self.values(event)
+
+    @property
+    def size(self) -> int:
+        """Entries held over all windows (for metrics and the memory bound)."""
+        return sum(len(w.entries) for s in self._series for w in s.groups.values())
