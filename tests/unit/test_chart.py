@@ -1,0 +1,280 @@
+"""The Helm chart with the real helm, no cluster: lint, schema, rendering, settings contract.
+
+The cluster side (dry-run=server for every value set, install, upgrade, uninstall) is in
+tests/e2e/test_helm.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections import Counter
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ott_operator.settings import GatewayMode, OperatorSettings
+from ott_runtime.devcluster import find_tools_bin
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "helm" / "ott-compliance"
+VALUE_SETS = {
+    p.name.removesuffix("-values.yaml"): p for p in sorted(CHART.glob("ci/*-values.yaml"))
+}
+KUBE_VERSION = "1.34.4"  # the helm built here defaults to 1.20 without a cluster
+RELEASE, NAMESPACE = "ott-compliance", "ott-compliance-system"
+
+
+@cache
+def helm_bin() -> Path:
+    return find_tools_bin() / "helm"
+
+
+def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [str(helm_bin()), *args], capture_output=True, text=True, check=False, timeout=120
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"helm {' '.join(args)} failed:\n{result.stderr}")
+    return result
+
+
+def render(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return helm(
+        "template",
+        RELEASE,
+        str(CHART),
+        "--namespace",
+        NAMESPACE,
+        "--kube-version",
+        KUBE_VERSION,
+        "--skip-crds",
+        *args,
+        check=check,
+    )
+
+
+@cache
+def rendered(value_set: str) -> list[dict[str, Any]]:
+    out = render("-f", str(VALUE_SETS[value_set])).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def one(docs: list[dict[str, Any]], kind: str, name_suffix: str = "") -> dict[str, Any]:
+    (found,) = [
+        d for d in docs if d["kind"] == kind and d["metadata"]["name"].endswith(name_suffix)
+    ]
+    return found
+
+
+def settings_of(docs: list[dict[str, Any]]) -> OperatorSettings:
+    config_map = one(docs, "ConfigMap", "-operator-settings")
+    return OperatorSettings.model_validate(yaml.safe_load(config_map["data"]["settings.yaml"]))
+
+
+def test_value_sets_exist() -> None:
+    assert set(VALUE_SETS) >= {"default", "gateway-api", "istio", "monitoring"}
+
+
+def test_chart_crds_are_the_repo_crds() -> None:
+    """crds/ is the source of truth; the chart carries a copy (helm packages no symlinks)."""
+    ours = {p.name: p.read_bytes() for p in (REPO / "crds").glob("*.yaml")}
+    in_chart = {p.name: p.read_bytes() for p in (CHART / "crds").glob("*.yaml")}
+    stale = [name for name in ours if in_chart.get(name) != ours[name]]
+    assert not stale, f"helm/ott-compliance/crds/ differs for {stale}: run hack/render-manifests.sh"
+    assert set(in_chart) - set(ours) == {"kopf-peering.yaml"}
+
+
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_helm_lint_strict_is_clean(value_set: str) -> None:
+    result = helm("lint", "--strict", str(CHART), "-f", str(VALUE_SETS[value_set]))
+    problems = [
+        line for line in result.stdout.splitlines() if "[WARNING]" in line or "[ERROR]" in line
+    ]
+    assert not problems
+    assert "0 chart(s) failed" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("setting", "complaint"),
+    [
+        (
+            "gateway.mode=nginx",
+            "at '/gateway/mode': value must be one of 'kong-ingress', 'gateway-api'",
+        ),
+        ("operator.replicas=0", "at '/operator/replicas': minimum: got 0, want 1"),
+        ("operator.replicaz=2", "additional properties 'replicaz' not allowed"),
+        ("image.pullPolicy=Sometimes", "at '/image/pullPolicy'"),
+        ("operator.settings.driftInterval=soon", "at '/operator/settings/driftInterval'"),
+        ("operator.settings.currency=euro", "at '/operator/settings/currency'"),
+        ("pool.autoscaling.targetCPUUtilizationPercentage=150", "maximum: got 150, want 100"),
+        ("istio.peerAuthentication.mode=DISABLE", "at '/istio/peerAuthentication/mode'"),
+    ],
+)
+def test_schema_rejects_bad_values_with_the_path(setting: str, complaint: str) -> None:
+    result = render("--set", setting, check=False)
+    assert result.returncode != 0
+    assert complaint in result.stderr
+    lint = helm("lint", str(CHART), "--set", setting, check=False)
+    assert lint.returncode != 0
+    assert complaint in lint.stdout
+
+
+def test_min_replicas_above_max_is_refused() -> None:
+    result = render(
+        "--set",
+        "pool.database.secretName=db",
+        "--set",
+        "pool.autoscaling.minReplicas=5",
+        "--set",
+        "pool.autoscaling.maxReplicas=3",
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "minReplicas (5) must not exceed maxReplicas (3)" in result.stderr
+
+
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_operator_settings_are_what_the_operator_reads(value_set: str) -> None:
+    docs = rendered(value_set)
+    values = yaml.safe_load(VALUE_SETS[value_set].read_text()) or {}
+    settings = settings_of(docs)
+    pool_service = one(docs, "Service", "-pool")
+    operator = one(docs, "Deployment", "-operator")
+    (container,) = operator["spec"]["template"]["spec"]["containers"]
+    assert settings.runtime_image == container["image"]
+    assert settings.pool_service == pool_service["metadata"]["name"]
+    assert settings.pool_namespace == settings.operator_namespace == NAMESPACE
+    assert settings.gateway_mode == GatewayMode(
+        values.get("gateway", {}).get("mode", "kong-ingress")
+    )
+    assert settings.mesh is values.get("istio", {}).get("enabled", False)
+
+
+def test_operator_runs_two_peered_replicas_with_a_liveness_probe() -> None:
+    docs = rendered("default")
+    operator = one(docs, "Deployment", "-operator")
+    assert operator["spec"]["replicas"] == 2
+    peering = one(docs, "ClusterKopfPeering")
+    (container,) = operator["spec"]["template"]["spec"]["containers"]
+    assert container["args"][0] == "operator"
+    assert f"--peering={peering['metadata']['name']}" in container["args"]
+    liveness = next(a for a in container["args"] if a.startswith("--liveness="))
+    port = next(
+        p for p in container["ports"] if p["name"] == container["livenessProbe"]["httpGet"]["port"]
+    )
+    assert liveness == f"--liveness=http://0.0.0.0:{port['containerPort']}/healthz"
+    binding = one(docs, "ClusterRoleBinding")
+    assert (
+        binding["subjects"][0]["name"] == operator["spec"]["template"]["spec"]["serviceAccountName"]
+    )
+
+
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_every_container_is_non_root_with_a_writable_tmp(value_set: str) -> None:
+    for deployment in (d for d in rendered(value_set) if d["kind"] == "Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        for container in pod["containers"]:
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False
+            mounts = {m["mountPath"] for m in container["volumeMounts"]}
+            assert "/tmp" in mounts, "HOME and TMPDIR are /tmp in the image"
+
+
+def test_pool_on_sqlite_is_one_replica_without_autoscaling() -> None:
+    docs = rendered("default")
+    pool = one(docs, "Deployment", "-pool")
+    assert pool["spec"]["replicas"] == 1
+    assert pool["spec"]["strategy"]["type"] == "Recreate"
+    assert not [d for d in docs if d["kind"] in {"HorizontalPodAutoscaler", "PodDisruptionBudget"}]
+
+
+def test_pool_on_postgresql_scales_and_keeps_a_replica_through_disruptions() -> None:
+    docs = rendered("gateway-api")
+    pool = one(docs, "Deployment", "-pool")
+    assert "replicas" not in pool["spec"], "the HPA owns the replica count"
+    (container,) = pool["spec"]["template"]["spec"]["containers"]
+    database = next(e for e in container["env"] if e["name"] == "DATABASE_URL")
+    assert database["valueFrom"]["secretKeyRef"]["name"] == "ott-compliance-pool-db"
+    hpa = one(docs, "HorizontalPodAutoscaler")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == pool["metadata"]["name"]
+    pdb = one(docs, "PodDisruptionBudget")
+    assert pdb["spec"]["selector"]["matchLabels"] == pool["spec"]["selector"]["matchLabels"]
+
+
+def test_gateway_api_mode_creates_the_gateway_the_operator_attaches_to() -> None:
+    docs = rendered("gateway-api")
+    gateway = one(docs, "Gateway")
+    settings = settings_of(docs)
+    assert (gateway["metadata"]["name"], gateway["metadata"]["namespace"]) == (
+        settings.gateway_name,
+        settings.gateway_namespace,
+    )
+    assert not [d for d in rendered("default") if d["kind"] == "Gateway"]
+
+
+def test_istio_value_set_injects_and_enforces_mtls() -> None:
+    docs = rendered("istio")
+    pool = one(docs, "Deployment", "-pool")
+    assert pool["spec"]["template"]["metadata"]["labels"]["sidecar.istio.io/inject"] == "true"
+    assert one(docs, "PeerAuthentication")["spec"]["mtls"]["mode"] == "STRICT"
+    rule = one(docs, "DestinationRule")
+    service = one(docs, "Service", "-pool")["metadata"]["name"]
+    assert rule["spec"]["host"] == f"{service}.{NAMESPACE}.svc.cluster.local"
+    assert not [d for d in rendered("default") if d["kind"] == "PeerAuthentication"]
+
+
+def test_monitoring_value_set_scrapes_the_pool_and_ships_a_valid_dashboard() -> None:
+    docs = rendered("monitoring")
+    monitor = one(docs, "ServiceMonitor")
+    service = one(docs, "Service", "-pool")
+    assert monitor["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
+    assert monitor["spec"]["endpoints"][0]["port"] == service["spec"]["ports"][0]["name"]
+    assert "rollouts-pod-template-hash" in monitor["spec"]["podTargetLabels"]
+    dashboard = one(docs, "ConfigMap", "-dashboard")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    panels = json.loads(dashboard["data"]["ott-compliance.json"])["panels"]
+    assert len(panels) >= 4
+    assert all(target["expr"] for panel in panels for target in panel["targets"])
+
+
+def test_network_policies_let_in_only_the_gateway_monitoring_and_the_namespace() -> None:
+    docs = rendered("default")
+    pool_policy = one(docs, "NetworkPolicy", "-pool")
+    sources = [peer for rule in pool_policy["spec"]["ingress"] for peer in rule["from"]]
+    namespaces = {
+        p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for p in sources
+        if "namespaceSelector" in p
+    }
+    assert namespaces == {"kong", "monitoring"}
+    assert one(docs, "NetworkPolicy", "-operator")["spec"]["ingress"] == []
+
+
+def test_plain_manifests_are_fresh(tmp_path: Path) -> None:
+    """examples/manifests/ is what hack/render-manifests.sh renders from the chart today."""
+    subprocess.run(
+        ["bash", str(REPO / "hack" / "render-manifests.sh"), str(tmp_path)],
+        cwd=REPO,
+        env={"HELM": str(helm_bin()), "PATH": "/usr/bin:/bin"},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    committed = REPO / "examples" / "manifests"
+    fresh = {p.relative_to(tmp_path): p.read_text() for p in tmp_path.rglob("*.yaml")}
+    current = {p.relative_to(committed): p.read_text() for p in committed.rglob("*.yaml")}
+    stale = sorted(
+        str(name) for name in fresh.keys() | current.keys() if fresh.get(name) != current.get(name)
+    )
+    assert not stale, f"examples/manifests is stale ({stale}): run hack/render-manifests.sh"
+    counts = {
+        name.parent.name: Counter(d["kind"] for d in yaml.safe_load_all(text) if d)
+        for name, text in fresh.items()
+        if name.parent.name in VALUE_SETS
+    }
+    assert set(counts) == set(VALUE_SETS)
