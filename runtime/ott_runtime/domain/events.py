@@ -115,6 +115,7 @@ class Content(SpecModel):
     production_type: Literal["prerecorded", "live", "near_live"] | None = _f(
         "prerecorded, live or near_live (recorded within 24 h of airing)."
     )
+    first_online_at: Timestamp | None = _f("When it was first made available online.")
     is_clip: bool | None = _f("A clip of a longer programme.")
     licence: Licence | None = _f("Licence territories and window.")
 
