@@ -26,9 +26,15 @@ E2E_DIR = Path(__file__).resolve().parent / "e2e"
 EXTERNAL_KUBECONFIG_ENV = "OTTC_E2E_KUBECONFIG"
 
 
-def shared_dir() -> Path:
+def shared_material_dir() -> Path:
     """The read-only shared material (CI puts a copy of shared/ beside the clone)."""
     return Path(os.environ.get("OTTC_SHARED_DIR") or REPO_ROOT.parent / "shared")
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The read-only shared/ folder (thirdparty-crds, data); OTTC_SHARED_DIR overrides."""
+    return shared_material_dir()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -61,11 +67,11 @@ def control_plane() -> Iterator[ClusterAccess]:
 
 
 @pytest.fixture(scope="session")
-def thirdparty_crds(control_plane: ClusterAccess) -> list[str]:
+def thirdparty_crds(control_plane: ClusterAccess, shared_dir: Path) -> list[str]:
     """Names of the third-party CRDs (Kong, Gateway API, Istio, Argo, ...), all Established."""
-    manifests = sorted(shared_dir().joinpath("thirdparty-crds").glob("*.yaml"))
+    manifests = sorted((shared_dir / "thirdparty-crds").glob("*.yaml"))
     if not manifests:
-        pytest.fail(f"no third-party CRDs in {shared_dir() / 'thirdparty-crds'}")
+        pytest.fail(f"no third-party CRDs in {shared_dir / 'thirdparty-crds'}")
     return control_plane.apply_crds(*manifests, timeout_s=240)
 
 
