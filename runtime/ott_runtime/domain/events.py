@@ -8,8 +8,10 @@ plain JSON (``event.viewer.age``); ``to_rule_input`` gives that form.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias, get_args
 
 from pydantic import AwareDatetime, BeforeValidator, Field, StringConstraints, TypeAdapter
@@ -304,3 +306,30 @@ def event_json_schema(event_type: str) -> dict[str, Any]:
     schema["$id"] = f"urn:ott-compliance:events:v{SPEC_VERSION}:{event_type}"
     schema["title"] = event_type
     return schema
+
+
+SCHEMA_DIR = Path(__file__).parent / "schemas" / "events" / f"v{SPEC_VERSION}"
+
+
+def render_event_schemas() -> dict[str, str]:
+    """File name -> JSON text of every event type's schema (the checked-in files)."""
+    return {
+        f"{event_type}.json": json.dumps(event_json_schema(event_type), indent=2, sort_keys=True)
+        + "\n"
+        for event_type in EVENT_TYPES
+    }
+
+
+def write_event_schemas(directory: Path = SCHEMA_DIR) -> list[Path]:
+    """Regenerate the checked-in schema files (``python -m ott_runtime.domain.events``)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in render_event_schemas().items():
+        (directory / name).write_text(text, encoding="utf-8")
+        written.append(directory / name)
+    return written
+
+
+if __name__ == "__main__":
+    for path in write_event_schemas():
+        print(path)
