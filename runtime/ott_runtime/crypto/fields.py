@@ -2,9 +2,10 @@
 
 A protected field's value becomes the string ``ottc:enc:v1:<base64url>`` where the decoded
 bytes are ``format (1 byte) | key version (4 bytes, big endian) | nonce (12) | ciphertext+tag``.
-The associated data binds the ciphertext to its tenant, its field path and its header, so
-a ciphertext copied to another tenant, another field or edited in place fails the GCM tag
-check: it is reported as a :class:`CiphertextError` and never decrypted.
+The associated data binds the ciphertext to its tenant, its field path, its record (the
+event id) and its header, so a ciphertext copied to another tenant, another field, another
+row, or edited in place fails the GCM tag check: it is reported as a
+:class:`CiphertextError` and never decrypted.
 
 Values are JSON-encoded before encryption so numbers and booleans come back as they went in.
 Blind indexes (HMAC-SHA256 with the keyring's index key, same tenant + path binding) let the
@@ -54,8 +55,9 @@ def is_ciphertext(value: object) -> bool:
     return isinstance(value, str) and value.startswith(PREFIX)
 
 
-def _aad(tenant: str, field_path: str, header: bytes) -> bytes:
-    return b"\x00".join((_AAD_LABEL, tenant.encode(), field_path.encode(), header))
+def _aad(tenant: str, field_path: str, record: str, header: bytes) -> bytes:
+    parts = (_AAD_LABEL, tenant.encode(), field_path.encode(), record.encode(), header)
+    return b"\x00".join(parts)
 
 
 @dataclass(frozen=True)
@@ -88,12 +90,12 @@ class FieldCipher:
     def primary_version(self) -> int:
         return self.keyring.primary_version
 
-    def encrypt(self, field_path: str, value: Any) -> str:
+    def encrypt(self, field_path: str, value: Any, record: str = "") -> str:
         version = self.keyring.primary_version
         header = _HEADER.pack(FORMAT_VERSION, version)
         nonce = os.urandom(NONCE_BYTES)
         sealed = self._aeads[version].encrypt(
-            nonce, orjson.dumps(value), _aad(self.tenant, field_path, header)
+            nonce, orjson.dumps(value), _aad(self.tenant, field_path, record, header)
         )
         return PREFIX + base64.urlsafe_b64encode(header + nonce + sealed).decode("ascii")
 
@@ -116,13 +118,13 @@ class FieldCipher:
     def key_version_of(self, field_path: str, token: str) -> int:
         return self._split(field_path, token)[1]
 
-    def decrypt(self, field_path: str, token: str) -> Any:
+    def decrypt(self, field_path: str, token: str, record: str = "") -> Any:
         header, version, nonce, sealed = self._split(field_path, token)
         aead = self._aeads.get(version)
         if aead is None:
             raise CiphertextError(self.tenant, field_path, f"no key version {version}")
         try:
-            plain = aead.decrypt(nonce, sealed, _aad(self.tenant, field_path, header))
+            plain = aead.decrypt(nonce, sealed, _aad(self.tenant, field_path, record, header))
         except InvalidTag:
             raise CiphertextError(
                 self.tenant, field_path, "authentication failed (tampered or moved ciphertext)"
@@ -137,9 +139,10 @@ class FieldCipher:
         return digest[:BLIND_INDEX_HEX_CHARS]
 
     def encrypt_document(
-        self, document: Mapping[str, Any], field_paths: Iterable[str]
+        self, document: Mapping[str, Any], field_paths: Iterable[str], record: str = ""
     ) -> EncryptedDocument:
-        """A copy of ``document`` with each present path in ``field_paths`` encrypted.
+        """A copy of ``document`` with each present path in ``field_paths`` encrypted,
+        bound to ``record`` (the event id) so it cannot be moved to another row.
 
         Missing paths and null values are left alone (nothing to protect)."""
         copy = _deep_copy(document)
@@ -150,11 +153,11 @@ class FieldCipher:
                 continue
             value = parent[leaf]
             indexes[path] = self.blind_index(path, value)
-            parent[leaf] = self.encrypt(path, value)
+            parent[leaf] = self.encrypt(path, value, record)
         version = self.keyring.primary_version if indexes else None
         return EncryptedDocument(document=copy, key_version=version, blind_indexes=indexes)
 
-    def decrypt_document(self, document: Mapping[str, Any]) -> DecryptedDocument:
+    def decrypt_document(self, document: Mapping[str, Any], record: str = "") -> DecryptedDocument:
         """Decrypts every ciphertext found (whatever the tenant's current field list says, so
         rows written under an older configuration still read back). A value that fails
         verification becomes null and its error is returned: reported, never trusted."""
@@ -162,18 +165,18 @@ class FieldCipher:
         errors: list[CiphertextError] = []
         for path, parent, leaf in list(_ciphertexts(copy)):
             try:
-                parent[leaf] = self.decrypt(path, parent[leaf])
+                parent[leaf] = self.decrypt(path, parent[leaf], record)
             except CiphertextError as error:
                 parent[leaf] = None
                 errors.append(error)
         return DecryptedDocument(document=copy, errors=errors)
 
-    def rewrap_document(self, document: Mapping[str, Any]) -> dict[str, Any]:
+    def rewrap_document(self, document: Mapping[str, Any], record: str = "") -> dict[str, Any]:
         """Re-encrypts every ciphertext under the primary key; raises on any bad one
         (a row that does not verify is never rewritten, so the evidence stays)."""
         copy = _deep_copy(document)
         for path, parent, leaf in list(_ciphertexts(copy)):
-            parent[leaf] = self.encrypt(path, self.decrypt(path, parent[leaf]))
+            parent[leaf] = self.encrypt(path, self.decrypt(path, parent[leaf], record), record)
         return copy
 
 

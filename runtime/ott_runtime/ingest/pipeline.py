@@ -162,7 +162,7 @@ class IngestPipeline:
             payload, key_version = event.body, None
             indexes: dict[str, str] = {}
             if cipher is not None:
-                sealed = cipher.encrypt_document(event.body, runtime.encrypted_fields)
+                sealed = cipher.encrypt_document(event.body, runtime.encrypted_fields, event.id)
                 payload, key_version, indexes = (
                     sealed.document,
                     sealed.key_version,

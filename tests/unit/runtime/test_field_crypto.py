@@ -94,6 +94,13 @@ def test_document_encryption_protects_configured_paths_and_indexes_them() -> Non
     assert opened.document == event
 
 
+def test_ciphertext_moved_to_another_record_is_refused() -> None:
+    token = ACME.encrypt("viewer.id", "alice", "event-1")
+    assert ACME.decrypt("viewer.id", token, "event-1") == "alice"
+    with pytest.raises(CiphertextError, match="authentication failed"):
+        ACME.decrypt("viewer.id", token, "event-2")
+
+
 def test_document_decryption_reports_a_swapped_field_and_nulls_it() -> None:
     sealed = ACME.encrypt_document(
         {"viewer": {"id": "a", "email": "b"}}, ["viewer.id", "viewer.email"]

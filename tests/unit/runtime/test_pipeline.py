@@ -146,7 +146,7 @@ async def test_protected_fields_are_ciphertext_at_rest_and_filterable(
         assert is_ciphertext(row.payload["viewer"]["id"])
         assert "kid-7" not in orjson.dumps(row.payload).decode()
         assert row.key_version == cipher.primary_version
-        assert cipher.decrypt_document(row.payload).document["viewer"]["id"] == "kid-7"
+        assert cipher.decrypt_document(row.payload, "p1").document["viewer"]["id"] == "kid-7"
         found = await data.events.find(
             EventQuery(blind_index=("viewer.id", cipher.blind_index("viewer.id", "kid-7")))
         )

@@ -1,0 +1,66 @@
+"""The REST app factory: one router per resource, tenant and auth from dependencies."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+
+from ott_runtime import __version__
+from ott_runtime.api.metrics import Metrics
+from ott_runtime.api.problems import install_problem_handlers
+from ott_runtime.api.ratelimit import RateLimiter
+from ott_runtime.api.routers import analytics, events, health, reports, tenant_info, violations
+from ott_runtime.ingest.service import RuntimeService
+
+DESCRIPTION = """\
+Scores OTT (streaming) events against the tenant's regulations and serves the results.
+
+Authenticate with the tenant's API key in `X-API-Key` (or `Authorization: Bearer`).
+Every error is an RFC 9457 `application/problem+json` document. The API is versioned by
+path: `/v1` stays backward compatible.
+"""
+
+
+def create_app(service: RuntimeService, *, manage_lifecycle: bool = True) -> FastAPI:
+    """``manage_lifecycle``: start and stop the service with the app (off when the caller,
+    e.g. a test running several apps over one service, does it)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if manage_lifecycle:
+            await service.start()
+        try:
+            yield
+        finally:
+            if manage_lifecycle:
+                await service.stop()
+
+    app = FastAPI(
+        title="OTT Compliance runtime",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.metrics = metrics = Metrics()
+    app.state.rate_limiter = RateLimiter()
+    install_problem_handlers(app)
+    for module in (events, violations, reports, analytics, tenant_info, health):
+        app.include_router(module.router)
+
+    @app.middleware("http")
+    async def observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.requests.labels(request.method, path, str(response.status_code)).inc()
+        metrics.latency.labels(path).observe(time.perf_counter() - started)
+        return response
+
+    return app

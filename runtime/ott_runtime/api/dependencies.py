@@ -1,0 +1,80 @@
+"""Request dependencies: the runtime service, the authenticated tenant, the rate limit."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from ott_runtime.api.metrics import Metrics
+from ott_runtime.api.problems import Problem
+from ott_runtime.api.ratelimit import RateLimiter, per_second_for, retry_after_header
+from ott_runtime.ingest.service import RuntimeService
+from ott_runtime.ingest.tenants import TenantRuntime
+from ott_runtime.storage import TenantScope
+from ott_runtime.storage.directory import hash_api_key
+
+
+def get_service(request: Request) -> RuntimeService:
+    service: RuntimeService = request.app.state.service
+    return service
+
+
+def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+Service = Annotated[RuntimeService, Depends(get_service)]
+AppMetrics = Annotated[Metrics, Depends(get_metrics)]
+
+_UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="ottc"'}
+
+
+async def authenticated_scope(
+    request: Request,
+    service: Service,
+    metrics: AppMetrics,
+    x_api_key: Annotated[str | None, Header(description="The tenant's API key.")] = None,
+    authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None,
+) -> TenantScope:
+    """The tenant of the presented API key (X-API-Key, or Authorization: Bearer)."""
+    api_key = x_api_key
+    if api_key is None and authorization and authorization.lower().startswith("bearer "):
+        api_key = authorization[7:].strip()
+    if not api_key:
+        raise Problem(
+            401,
+            "Unauthorized",
+            "send the tenant's API key in X-API-Key",
+            "unauthorized",
+            _UNAUTHORIZED,
+        )
+    scope = await service.store.directory.authenticate(api_key)
+    if scope is None:
+        raise Problem(
+            401, "Unauthorized", "the API key is unknown or revoked", "unauthorized", _UNAUTHORIZED
+        )
+    runtime = service.tenants.get(scope.tenant_id)
+    if runtime is None:
+        raise Problem(403, "Forbidden", "this key's tenant is not served here", "tenant-not-served")
+    limiter: RateLimiter = request.app.state.rate_limiter
+    wait = limiter.acquire(hash_api_key(api_key), per_second_for(runtime.spec))
+    if wait > 0:
+        metrics.rate_limited.labels(scope.tenant_id).inc()
+        raise Problem(
+            429, "Too many requests", f"the key's rate limit is exceeded; retry in {wait:.2f} s",
+            "rate-limited", {"Retry-After": retry_after_header(wait)},
+        )  # fmt: skip
+    service.meter.count(scope.tenant_id)
+    return scope
+
+
+Scope = Annotated[TenantScope, Depends(authenticated_scope)]
+
+
+def tenant_runtime(scope: Scope, service: Service) -> TenantRuntime:
+    return service.tenants[scope.tenant_id]
+
+
+Tenant = Annotated[TenantRuntime, Depends(tenant_runtime)]

@@ -1,0 +1,44 @@
+"""GET /v1/analytics: events, violations and risk per time bucket."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from ott_runtime.api.dependencies import Scope, Service
+from ott_runtime.api.problems import ERROR_RESPONSES, Problem
+from ott_runtime.storage.reports import Bucket
+
+router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
+MAX_BUCKETS = 24 * 92
+
+
+@router.get("", summary="Time-bucketed analytics", responses=ERROR_RESPONSES)
+async def analytics(
+    scope: Scope,
+    service: Service,
+    since: Annotated[datetime | None, Query(description="Default: 24 h ago.")] = None,
+    until: Annotated[datetime | None, Query(description="Default: now.")] = None,
+    bucket: Annotated[Bucket, Query()] = Bucket.HOUR,
+) -> dict[str, Any]:
+    until = until or datetime.now(UTC)
+    since = since or until - timedelta(hours=24)
+    if since.tzinfo is None or until.tzinfo is None:
+        raise Problem(
+            400, "Time without offset", "since and until need an offset, e.g. Z", "invalid-time"
+        )
+    if since >= until:
+        raise Problem(400, "Empty range", "since must be before until", "invalid-time")
+    size = timedelta(hours=1) if bucket is Bucket.HOUR else timedelta(days=1)
+    if (until - since) / size > MAX_BUCKETS:
+        raise Problem(400, "Range too long", f"at most {MAX_BUCKETS} buckets", "invalid-time")
+    async with service.store.read(scope) as data:
+        points = await data.reports.timeline(since, until, bucket)
+    return {
+        "from": since.isoformat(),
+        "to": until.isoformat(),
+        "bucket": bucket.value,
+        "points": points,
+    }

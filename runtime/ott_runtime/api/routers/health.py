@@ -1,0 +1,36 @@
+"""/healthz (process alive), /readyz (database reachable, migrated), /metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ott_runtime.api.dependencies import AppMetrics, Service
+from ott_runtime.api.problems import Problem
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="Liveness")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: database reachable and keys loaded")
+async def readyz(service: Service) -> dict[str, Any]:
+    try:
+        await service.database.ping()
+        revision = await service.database.current_revision()
+        keyrings = {t: service.keys.describe(t)["activeVersion"] for t in service.tenants.names}
+    except Exception as error:
+        raise Problem(503, "Not ready", f"{type(error).__name__}", "not-ready") from None
+    if not service.started:
+        raise Problem(503, "Not ready", "starting", "not-ready")
+    return {"status": "ready", "schema": revision, "tenants": len(keyrings)}
+
+
+@router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+async def metrics(request: Request, metrics: AppMetrics) -> Response:
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

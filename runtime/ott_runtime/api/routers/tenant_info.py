@@ -1,0 +1,88 @@
+"""GET /v1/regulations, /v1/usage and /v1/keys: what applies, what it costs, key states."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from ott_runtime.api.dependencies import Scope, Service, Tenant
+from ott_runtime.api.problems import ERROR_RESPONSES, Problem
+
+router = APIRouter(tags=["tenant"])
+
+
+@router.get("/v1/regulations", summary="The tenant's resolved rules", responses=ERROR_RESPONSES)
+async def regulations(tenant: Tenant) -> dict[str, Any]:
+    return {"tenant": tenant.name, "regulations": tenant.rules.describe()}
+
+
+@router.get(
+    "/v1/usage", summary="Usage and estimated charge for a month", responses=ERROR_RESPONSES
+)
+async def usage(
+    scope: Scope,
+    service: Service,
+    tenant: Tenant,
+    period: Annotated[
+        str | None,
+        Query(pattern=r"^\d{4}-\d{2}$", description="Month, e.g. 2026-11; default: this month."),
+    ] = None,
+) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    try:
+        start = (
+            datetime.strptime(period, "%Y-%m").replace(tzinfo=UTC)
+            if period
+            else now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        )
+    except ValueError:
+        raise Problem(
+            400, "Invalid period", "use a month such as 2026-11", "invalid-period"
+        ) from None
+    end = (start + timedelta(days=32)).replace(day=1)
+    await service.meter.flush()
+    async with service.store.read(scope) as data:
+        hours = await data.usage.hours(start, end)
+    totals = {
+        "events": sum(h.events for h in hours),
+        "apiCalls": sum(h.api_calls for h in hours),
+        "bytes": sum(h.bytes_in for h in hours),
+        "ruleEvaluations": sum(h.rule_evaluations for h in hours),
+    }
+    plan = tenant.spec.plan.value
+    return {
+        "tenant": scope.tenant_id,
+        "period": start.strftime("%Y-%m"),
+        "plan": plan,
+        **totals,
+        "estimatedCharge": service.prices.estimate(
+            plan, events=totals["events"], api_calls=totals["apiCalls"], bytes_in=totals["bytes"]
+        ),
+        "hours": [
+            {
+                "hour": h.hour.isoformat(),
+                "events": h.events,
+                "apiCalls": h.api_calls,
+                "bytes": h.bytes_in,
+                "ruleEvaluations": h.rule_evaluations,
+            }
+            for h in hours
+        ],
+    }
+
+
+@router.get(
+    "/v1/keys",
+    summary="Encryption key versions and states (never material)",
+    responses=ERROR_RESPONSES,
+)
+async def keys(scope: Scope, service: Service, tenant: Tenant) -> dict[str, Any]:
+    description = service.keys.describe(scope.tenant_id)
+    async with service.store.read(scope) as data:
+        rows = await data.events.key_versions()
+    for key in description["keys"]:
+        key["encryptedRows"] = rows.get(key["version"], 0)
+    description["encryptedFields"] = tenant.encrypted_fields
+    return description

@@ -1,0 +1,96 @@
+"""Everything one runtime process holds, wired once: database, tenants, keys, pipeline,
+metering and retention. The REST app, the CLI and the tests build one of these."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from ott_runtime.crypto import KeyStore
+from ott_runtime.ingest.pipeline import IngestPipeline
+from ott_runtime.ingest.pubsub import Broker
+from ott_runtime.ingest.schemas import event_validators
+from ott_runtime.ingest.scoring import RiskScorer
+from ott_runtime.ingest.tenants import TenantRegistry, TenantRuntime
+from ott_runtime.storage import Database, Store, TenantScope
+from ott_runtime.usage import ApiCallMeter, PriceList
+
+log = logging.getLogger(__name__)
+RETENTION_INTERVAL_SECONDS = 3600.0
+
+
+class RuntimeService:
+    def __init__(
+        self,
+        database_url: str,
+        tenants: Sequence[TenantRuntime],
+        keys: KeyStore,
+        *,
+        api_keys: Mapping[str, Sequence[str]] | None = None,
+        prices: PriceList | None = None,
+        scorer: RiskScorer | None = None,
+        meter_interval: float = 5.0,
+    ) -> None:
+        self.database = Database(database_url)
+        self.store = Store(self.database)
+        self.tenants = TenantRegistry(tenants)
+        self.keys = keys
+        self.broker = Broker()
+        self.pipeline = IngestPipeline(
+            self.store, self.tenants, event_validators(), broker=self.broker, scorer=scorer
+        )
+        self.meter = ApiCallMeter(self.store)
+        self.prices = prices or PriceList.load()
+        self._api_keys = {k: list(v) for k, v in (api_keys or {}).items()}
+        self._meter_interval = meter_interval
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.started = False
+
+    async def start(self) -> None:
+        await self.database.migrate()
+        for runtime in self.tenants:
+            if runtime.spec.plan.value not in self.prices.plans:
+                raise ValueError(f"tenant {runtime.name}: plan {runtime.spec.plan} has no price")
+            await self.store.directory.upsert_tenant(
+                runtime.name, display_name=runtime.spec.display_name, plan=runtime.spec.plan.value
+            )
+            for api_key in self._api_keys.get(runtime.name, ()):
+                await self.store.directory.register_key(runtime.name, api_key)
+        self._tasks = [
+            asyncio.create_task(self.meter.run(self._meter_interval), name="usage-meter"),
+            asyncio.create_task(self._retention_loop(), name="retention"),
+        ]
+        self.started = True
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.meter.flush()
+        await self.database.close()
+        self.started = False
+
+    async def purge_expired(self, now: datetime | None = None) -> dict[str, dict[str, int]]:
+        """Applies each tenant's ``spec.retention``; returns rows removed per tenant."""
+        now = now or datetime.now(UTC)
+        removed = {}
+        for runtime in self.tenants:
+            async with self.store.write(TenantScope(runtime.name)) as data:
+                removed[runtime.name] = await data.retention.purge(
+                    now - runtime.events_retention, now - runtime.violations_retention
+                )
+        return removed
+
+    async def _retention_loop(self) -> None:
+        while True:
+            try:
+                removed = await self.purge_expired()
+                log.info("retention: %s", removed)
+            except Exception:  # keep serving; the next round retries
+                log.exception("retention round failed")
+            await asyncio.sleep(RETENTION_INTERVAL_SECONDS)
