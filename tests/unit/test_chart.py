@@ -167,6 +167,21 @@ def test_operator_runs_two_peered_replicas_with_a_liveness_probe() -> None:
         p for p in container["ports"] if p["name"] == container["livenessProbe"]["httpGet"]["port"]
     )
     assert liveness == f"--liveness=http://0.0.0.0:{port['containerPort']}/healthz"
+    # Tied kopf priorities freeze every replica: the start command must give each pod its own.
+    priorities = set()
+    for pod_name in ("ott-operator-7d9f-abcde", "ott-operator-7d9f-fghij"):
+        script = container["command"][2].replace("exec ottc", "exec echo")
+        echoed = subprocess.run(
+            [*container["command"][:2], script, *container["command"][3:], *container["args"]],
+            env={"POD_NAME": pod_name, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert echoed[: len(container["args"])] == container["args"]
+        (priority,) = [a for a in echoed if a.startswith("--priority=")]
+        priorities.add(int(priority.removeprefix("--priority=")))
+    assert len(priorities) == 2
     binding = one(docs, "ClusterRoleBinding")
     assert (
         binding["subjects"][0]["name"] == operator["spec"]["template"]["spec"]["serviceAccountName"]
