@@ -16,7 +16,10 @@ COMMANDS: dict[str, str] = {
     "bench": "ott_runtime.cli.bench:bench",
     "validate": "ott_runtime.cli.validate:validate",
     "version": "ott_runtime.cli.version:version",
+    "train": "ott_runtime.cli.train:train",
+    "eval": "ott_runtime.cli.eval:eval_command",
     "dev-cluster": "ott_runtime.cli.devcluster:dev_cluster",
+    "operator": "ott_operator.cli:operator",
 }
 
 

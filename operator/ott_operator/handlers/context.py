@@ -1,0 +1,55 @@
+"""What every handler shares, carried in kopf's memo instead of module globals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+
+from ott_operator.kube import Kube
+from ott_operator.reconcile import TenantReconciler
+from ott_operator.settings import OperatorSettings
+from ott_runtime.domain import API_GROUP, API_VERSION
+
+TENANT_RESOURCE = (API_GROUP, API_VERSION, "compliancetenants")
+SET_RESOURCE = (API_GROUP, API_VERSION, "regulationsets")
+
+# kopf's own bookkeeping annotations (handler progress, last handled spec)
+KOPF_ANNOTATION_PREFIX = f"kopf.{API_GROUP}"
+FINALIZER = f"{API_GROUP}/final-usage"
+
+
+@dataclass
+class OperatorState:
+    settings: OperatorSettings
+    kube: Kube | None = None
+    reconciler: TenantReconciler | None = None
+
+    def connect(self) -> TenantReconciler:
+        if self.reconciler is None:
+            self.kube = Kube.connect()
+            self.reconciler = TenantReconciler(self.kube, self.settings)
+        return self.reconciler
+
+
+def state(memo: Any) -> OperatorState:
+    found = memo.state
+    assert isinstance(found, OperatorState)
+    return found
+
+
+def set_documents(index: kopf.Index[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """Every indexed RegulationSet document (the index is keyed by set name)."""
+    for store in index.values():
+        yield from store
+
+
+def tenants_using(index: kopf.Index[str, Any], set_name: str) -> list[str]:
+    return sorted(set(index.get(set_name, [])))
+
+
+def indexes_of(kwargs: Mapping[str, Any]) -> tuple[kopf.Index[str, Any], kopf.Index[str, Any]]:
+    """The two indexes kopf passes to every handler (see ``handlers.indexes``)."""
+    return kwargs["regulation_sets"], kwargs["tenants_by_regulation"]

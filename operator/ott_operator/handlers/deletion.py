@@ -1,0 +1,77 @@
+"""Deleting a tenant: record its final usage (the finalizer), then let garbage collection
+remove everything it owned (every object carries an ownerReference to it)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import kopf
+
+from ott_operator import labels, naming
+from ott_operator.conditions import timestamp
+from ott_operator.handlers.context import TENANT_RESOURCE, indexes_of, state
+from ott_operator.handlers.regulationset import refresh_used_by
+from ott_operator.kube import ApplyError
+from ott_operator.settings import OperatorSettings
+
+log = logging.getLogger(__name__)
+
+
+def final_usage_record(
+    settings: OperatorSettings, name: str, uid: str, body: kopf.Body
+) -> dict[str, Any]:
+    """A ConfigMap outside the tenant (no ownerReference: it must outlive it)."""
+    status = body.get("status") or {}
+    record = {
+        "tenant": name,
+        "uid": uid,
+        "plan": (body.get("spec") or {}).get("plan"),
+        "deletedAt": timestamp(),
+        "currency": settings.currency,
+        "usage": status.get("usage") or {},
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": naming.usage_record(name, uid),
+            "namespace": settings.operator_namespace,
+            "labels": {**labels.tenant_labels(name, "final-usage")},
+        },
+        "data": {"usage.json": json.dumps(record, sort_keys=True)},
+    }
+
+
+def register(registry: kopf.OperatorRegistry) -> None:
+    @kopf.on.delete(*TENANT_RESOURCE, id="final-usage", registry=registry)
+    def record_final_usage(
+        name: str,
+        uid: str,
+        body: kopf.Body,
+        memo: Any,
+        **kwargs: Any,
+    ) -> None:
+        regulation_sets, tenants_by_regulation = indexes_of(kwargs)
+        operator = state(memo)
+        reconciler = operator.connect()
+        kube = operator.kube
+        assert kube is not None
+        with reconciler.lock(name):
+            record = final_usage_record(operator.settings, name, uid, body)
+            try:
+                kube.apply(record)
+            except ApplyError as exc:
+                # keep the finalizer until the record is safe: billing data must not be lost
+                raise kopf.TemporaryError(f"final usage not recorded yet: {exc}", delay=10) from exc
+            kube.post_event(
+                body,
+                warning=False,
+                reason="FinalUsageRecorded",
+                message=f"final usage recorded in ConfigMap "
+                f"{operator.settings.operator_namespace}/{record['metadata']['name']}; "
+                "owned objects are removed by garbage collection",
+            )
+            reconciler.forget(name)
+        refresh_used_by(operator, regulation_sets, tenants_by_regulation, leaving=name)

@@ -1,0 +1,62 @@
+"""ComplianceTenant handlers: reconcile on change, on resume, and on the drift and key
+rotation timers. All of them call the same level-triggered reconcile."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from ott_operator.handlers.context import TENANT_RESOURCE, indexes_of, set_documents, state
+from ott_operator.handlers.regulationset import refresh_used_by
+from ott_operator.reconcile import Outcome
+from ott_operator.settings import OperatorSettings
+
+log = logging.getLogger(__name__)
+
+
+def _raise_for_retry(outcome: Outcome) -> None:
+    if outcome.retry_after is not None:
+        # kopf retries the handler; a RegulationSet appearing also triggers a reconcile
+        raise kopf.TemporaryError(outcome.message, delay=outcome.retry_after)
+
+
+def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
+    @kopf.on.resume(*TENANT_RESOURCE, id="tenant", registry=registry)
+    @kopf.on.create(*TENANT_RESOURCE, id="tenant", registry=registry)
+    @kopf.on.update(*TENANT_RESOURCE, id="tenant", registry=registry)
+    def reconcile_tenant(
+        name: str,
+        memo: Any,
+        **kwargs: Any,
+    ) -> None:
+        regulation_sets, tenants_by_regulation = indexes_of(kwargs)
+        operator = state(memo)
+        outcome = operator.connect().reconcile(name, set_documents(regulation_sets))
+        refresh_used_by(operator, regulation_sets, tenants_by_regulation)
+        _raise_for_retry(outcome)
+
+    @kopf.timer(
+        *TENANT_RESOURCE,
+        id="drift",
+        interval=settings.drift_seconds,
+        initial_delay=settings.drift_seconds,
+        registry=registry,
+    )
+    def revert_drift(name: str, memo: Any, **kwargs: Any) -> None:
+        regulation_sets, _ = indexes_of(kwargs)
+        state(memo).connect().reconcile(name, set_documents(regulation_sets), drift_check=True)
+
+    @kopf.timer(
+        *TENANT_RESOURCE,
+        id="key-rotation",
+        interval=settings.rotation_check_seconds,
+        initial_delay=settings.rotation_check_seconds,
+        registry=registry,
+    )
+    def rotate_keys_when_due(name: str, memo: Any, **kwargs: Any) -> None:
+        regulation_sets, _ = indexes_of(kwargs)
+        reconciler = state(memo).connect()
+        if reconciler.keys_need_work(name):
+            reconciler.reconcile(name, set_documents(regulation_sets))
