@@ -206,7 +206,7 @@ class IngestPipeline:
         async with self.store.write(scope) as data:
             seqs = await data.events.add(new_events)
             violation_rows = await data.violations.add(new_violations, seqs)
-            await data.risk.add(new_scores, seqs, now)
+            risk_ids = await data.risk.add(new_scores, seqs, now)
             await data.usage.add(
                 _hour(now),
                 events=len(new_events),
@@ -225,16 +225,26 @@ class IngestPipeline:
             }
             for s in new_scores
         ]
-        self._publish(scope.tenant_id, result, new_events)
+        self._publish(scope.tenant_id, result, new_events, seqs, violation_rows, risk_ids)
         return result
 
-    def _publish(self, tenant: str, result: IngestResult, events: Sequence[NewEvent]) -> None:
+    def _publish(
+        self,
+        tenant: str,
+        result: IngestResult,
+        events: Sequence[NewEvent],
+        seqs: Mapping[str, int],
+        violation_rows: Sequence[Any],
+        risk_ids: Sequence[int],
+    ) -> None:
+        # "seq": the stored row's monotonic id, the live stream's resume cursor
         for event in events:  # protected fields stay ciphertext even on the live stream
             self.broker.publish(
                 Message(
                     tenant,
                     "events",
                     {
+                        "seq": seqs[event.event_id],
                         "id": event.event_id,
                         "type": event.type,
                         "timestamp": event.occurred_at.isoformat(),
@@ -242,10 +252,10 @@ class IngestPipeline:
                     },
                 )
             )
-        for violation in result.violations:
-            self.broker.publish(Message(tenant, "violations", violation))
-        for risk in result.risk:
-            self.broker.publish(Message(tenant, "risk", risk))
+        for violation, row in zip(result.violations, violation_rows, strict=True):
+            self.broker.publish(Message(tenant, "violations", {"seq": row.seq, **violation}))
+        for risk, risk_id in zip(result.risk, risk_ids, strict=True):
+            self.broker.publish(Message(tenant, "risk", {"seq": risk_id, **risk}))
 
 
 def violation_json(row: Any) -> dict[str, Any]:

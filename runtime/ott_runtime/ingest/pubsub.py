@@ -9,7 +9,7 @@ LISTEN/NOTIFY will feed :meth:`Broker.publish` too.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,8 +43,18 @@ class Broker:
     def __init__(self, queue_size: int = 1000) -> None:
         self._queue_size = queue_size
         self._subscriptions: dict[str, set[Subscription]] = {}
+        self._listeners: list[Callable[[Message], None]] = []
+
+    def add_listener(self, listener: Callable[[Message], None]) -> Callable[[], None]:
+        """Calls ``listener`` synchronously with every published message, of every tenant
+        (the live stream hub and the cross-replica fan-out). It must not block or raise.
+        Returns a function that removes it again."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
 
     def publish(self, message: Message) -> None:
+        for listener in tuple(self._listeners):
+            listener(message)
         for subscription in self._subscriptions.get(message.tenant, ()):
             if message.topic in subscription.topics:
                 subscription.offer(message)

@@ -114,6 +114,22 @@ class TenantDirectory:
             self._cache[digest] = (now, tenant_id)
         return TenantScope(tenant_id) if tenant_id else None
 
+    def clear_cache(self) -> int:
+        """Forgets every cached key lookup (a revoked key stops working at once); returns
+        how many entries were dropped."""
+        dropped = len(self._cache)
+        self._cache.clear()
+        return dropped
+
+    async def key_label(self, api_key: str) -> str | None:
+        """The label of a valid (registered, not revoked) key; ``admin`` grants admin scope."""
+        digest = hash_api_key(api_key)
+        async with self._database.session() as session:
+            row = (
+                await session.scalars(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
+            ).one_or_none()
+        return row.label if row is not None and row.revoked_at is None else None
+
     async def tenants(self) -> list[TenantRow]:
         async with self._database.session() as session:
             return list((await session.scalars(select(TenantRow).order_by(TenantRow.id))).all())

@@ -283,9 +283,12 @@ class ViolationRepository(ScopedRepository):
 
 
 class RiskRepository(ScopedRepository):
-    async def add(self, scores: Sequence[NewRiskScore], seqs: dict[str, int], at: datetime) -> None:
+    async def add(
+        self, scores: Sequence[NewRiskScore], seqs: dict[str, int], at: datetime
+    ) -> list[int]:
+        """Inserts the scores; returns their row ids in order (live stream cursors)."""
         if not scores:
-            return
+            return []
         rows = [
             self._owned(
                 {
@@ -299,7 +302,8 @@ class RiskRepository(ScopedRepository):
             )
             for s in scores
         ]
-        await self._session.execute(insert(RiskScoreRow), rows)
+        statement = insert(RiskScoreRow).returning(RiskScoreRow.id, sort_by_parameter_order=True)
+        return list((await self._session.scalars(statement, rows)).all())
 
     async def for_events(self, event_ids: Sequence[str]) -> dict[str, RiskScoreRow]:
         if not event_ids:
