@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from ott_runtime.domain import ComplianceTenant, RegulationSet
+from ott_runtime.domain.tenant import ComplianceTenantStatus
 
 if TYPE_CHECKING:
     from ott_runtime.devcluster import ClusterAccess
@@ -160,7 +161,12 @@ TENANT_STATUS = {
         }
     ],
     "regulations": [{"name": "gdpr", "version": "2016/679", "rules": 12}],
-    "usage": {"period": "2026-11", "events": 1200, "apiCalls": 40, "estimatedCharge": "1.20 EUR"},
+    "usage": {
+        "period": "2026-11",
+        "events": 1200,
+        "apiCalls": 40,
+        "estimatedCharge": {"currency": "EUR", "total": "1.20"},
+    },
 }
 
 
@@ -187,6 +193,7 @@ def patch_status(cluster: ClusterAccess, resource: str, status: dict[str, Any]) 
 
 @pytest.mark.usefixtures("tenant_and_set")
 def test_printer_columns_show_spec_and_status(control_plane: ClusterAccess) -> None:
+    ComplianceTenantStatus.model_validate(TENANT_STATUS)  # the model agrees with the server
     assert patch_status(control_plane, "ctenant/e2e-crd-columns", TENANT_STATUS).returncode == 0
     assert patch_status(control_plane, "regset/e2e-crd-columns", {"ruleCount": 1}).returncode == 0
     table = control_plane.kubectl("get", "ctenant,regset").stdout

@@ -26,7 +26,9 @@ from pydantic import BaseModel, ValidationError
 
 from ott_runtime.domain import ComplianceTenant, RegulationSet
 from ott_runtime.domain.durations import DURATION_PATTERN
-from ott_runtime.domain.tenant import CRON_PATTERN
+from ott_runtime.domain.regulation import RegulationSetStatus
+from ott_runtime.domain.tenant import CRON_PATTERN, ComplianceTenantStatus
+from ott_runtime.usage.pricing import PriceList
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_DIR = REPO / "crds"
@@ -34,6 +36,10 @@ CORPUS = REPO / "tests" / "corpus"
 MODELS: dict[str, type[BaseModel]] = {
     "ComplianceTenant": ComplianceTenant,
     "RegulationSet": RegulationSet,
+}
+STATUS_MODELS: dict[str, type[BaseModel]] = {
+    "ComplianceTenant": ComplianceTenantStatus,
+    "RegulationSet": RegulationSetStatus,
 }
 Json = Any
 
@@ -215,6 +221,8 @@ def walk(schema: dict[str, Json], path: str = "") -> Iterator[tuple[str, dict[st
         yield from walk(prop, f"{path}.{name}")
     if "items" in schema:
         yield from walk(schema["items"], f"{path}[]")
+    if isinstance(schema.get("additionalProperties"), dict):
+        yield from walk(schema["additionalProperties"], f"{path}{{}}")
 
 
 @pytest.mark.parametrize("kind", sorted(SCHEMAS))
@@ -293,7 +301,16 @@ def test_duration_and_cron_patterns_are_the_crds() -> None:
 # --- structure: model JSON schema against CRD schema ------------------------------------
 
 
-CONSTRAINTS = ("pattern", "maxLength", "minLength", "minimum", "maximum", "maxItems", "minItems")
+CONSTRAINTS = (
+    "pattern",
+    "maxLength",
+    "minLength",
+    "minimum",
+    "maximum",
+    "maxItems",
+    "minItems",
+    "maxProperties",
+)
 
 
 def resolve(node: dict[str, Json], defs: dict[str, Json]) -> dict[str, Json]:
@@ -336,6 +353,10 @@ def structural_differences(
             )
     if "items" in crd:
         yield from structural_differences(model["items"], crd["items"], defs, f"{path}[]")
+    if isinstance(crd.get("additionalProperties"), dict):
+        yield from structural_differences(
+            model["additionalProperties"], crd["additionalProperties"], defs, f"{path}{{}}"
+        )
 
 
 @pytest.mark.parametrize("kind", sorted(MODELS))
@@ -348,3 +369,92 @@ def test_model_and_crd_have_the_same_spec_structure(kind: str) -> None:
     name = resolve(model_schema["properties"]["metadata"], defs)["properties"]["name"]
     crd_name = SCHEMAS[kind]["properties"]["metadata"]["properties"]["name"]
     assert (name["pattern"], name["maxLength"]) == (crd_name["pattern"], crd_name["maxLength"])
+
+
+@pytest.mark.parametrize("kind", sorted(STATUS_MODELS))
+def test_status_models_have_the_crds_status_structure(kind: str) -> None:
+    model_schema = STATUS_MODELS[kind].model_json_schema(by_alias=True, mode="validation")
+    crd_status = SCHEMAS[kind]["properties"]["status"]
+    differences = structural_differences(model_schema, crd_status, model_schema["$defs"], ".status")
+    assert list(differences) == []
+
+
+# --- status as the operator writes it ---------------------------------------------------
+
+
+def tenant_status() -> dict[str, Json]:
+    charge = PriceList.load().estimate("standard", events=3_000_000, api_calls=1234, bytes_in=10**9)
+    return {
+        "phase": "Ready",
+        "observedGeneration": 4,
+        "conditions": [
+            {"type": "Ready", "status": "True", "reason": "Provisioned", "message": "ok"},
+            {
+                "type": "KeysReady",
+                "status": "Unknown",
+                "lastTransitionTime": "2026-11-26T10:00:00Z",
+            },
+        ],
+        "namespace": "ottc-acme",
+        "endpoint": "https://api.example.com/tenants/acme",
+        "apiKeySecret": "acme-api-key",
+        "keys": {
+            "activeVersion": 2,
+            "lastRotation": "2026-11-01T00:00:00Z",
+            "nextRotation": "2026-12-01T00:00:00Z",
+            "versions": [
+                {"version": 1, "state": "decrypt-only", "created": "2026-10-01T00:00:00Z"},
+                {"version": 2, "state": "primary", "created": "2026-11-01T00:00:00Z"},
+            ],
+        },
+        "regulations": [{"name": "gdpr", "version": "2016/679", "rules": 9}],
+        "usage": {
+            "period": "2026-11",
+            "events": 3_000_000,
+            "apiCalls": 1234,
+            "estimatedCharge": charge,
+        },
+    }
+
+
+def status_verdicts(kind: str, status: dict[str, Json]) -> tuple[list[str], list[str]]:
+    schema = {"type": "object", "properties": {"status": SCHEMAS[kind]["properties"]["status"]}}
+    crd_said = schema_errors({"status": status}, schema)
+    try:
+        STATUS_MODELS[kind].model_validate(status)
+        model_said = []
+    except ValidationError as error:
+        model_said = [f"{k8s_path(['status', *e['loc']])}: {e['msg']}" for e in error.errors()]
+    return crd_said, model_said
+
+
+def test_full_status_with_a_real_price_estimate_is_valid_on_both_sides() -> None:
+    assert status_verdicts("ComplianceTenant", tenant_status()) == ([], [])
+    regset = {"observedGeneration": 1, "ruleCount": 3, "usedBy": ["acme", "tiny-tube"]}
+    regset["conditions"] = [{"type": "Compiled", "status": "True", "reason": "AllRulesCompiled"}]
+    assert status_verdicts("RegulationSet", regset) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"phase": "Sleeping"}, "status.phase"),
+        ({"keys": {"activeVersion": 0}}, "status.keys.activeVersion"),
+        (
+            {"keys": {"versions": [{"version": 1, "state": "retired"}]}},
+            "status.keys.versions[0].state",
+        ),
+        ({"usage": {"events": -1}}, "status.usage.events"),
+        (
+            {"usage": {"estimatedCharge": {"total": "12.5 EUR"}}},
+            "status.usage.estimatedCharge.total",
+        ),
+        ({"conditions": [{"type": "Ready", "status": "Yes"}]}, "status.conditions[0].status"),
+        ({"regulations": [{"name": "GDPR"}]}, "status.regulations[0].name"),
+        ({"kopf": {"progress": {}}}, "status.kopf"),
+    ],
+)
+def test_bad_status_is_refused_by_both(change: dict[str, Json], expected: str) -> None:
+    crd_said, model_said = status_verdicts("ComplianceTenant", {**tenant_status(), **change})
+    assert expected in "\n".join(crd_said), crd_said
+    assert expected in "\n".join(model_said), model_said

@@ -6,6 +6,7 @@ every document (``tests/unit/test_crd_schema_agreement.py`` checks both on a cor
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -55,3 +56,33 @@ class ObjectMeta(BaseModel):
     annotations: dict[str, str] = Field(default_factory=dict)
     generation: int | None = None
     uid: str | None = None
+
+
+class ConditionStatus(StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class StatusCondition(SpecModel):
+    """One entry of ``status.conditions``, in the standard Kubernetes form."""
+
+    type: str = Field(max_length=316, description="Condition type, e.g. Ready.")
+    status: ConditionStatus = Field(strict=False, description="Whether the condition holds.")
+    reason: str | None = Field(default=None, max_length=1024, description="CamelCase reason.")
+    message: str | None = Field(default=None, max_length=32768, description="Details.")
+    last_transition_time: str | None = Field(
+        default=None, description="RFC 3339 time the status last changed."
+    )
+    observed_generation: int | None = Field(
+        default=None, description="The metadata.generation the condition was set for."
+    )
+
+
+def check_unique_condition_types(conditions: list[StatusCondition]) -> list[StatusCondition]:
+    """The API server keys ``conditions`` by type (``x-kubernetes-list-type: map``)."""
+    types = [c.type for c in conditions]
+    repeated = sorted({t for t in types if types.count(t) > 1})
+    if repeated:
+        raise ValueError(f"condition types must be unique: {', '.join(repeated)} repeated")
+    return conditions

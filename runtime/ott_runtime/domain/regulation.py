@@ -11,7 +11,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from ott_runtime.domain.base import DNS_LABEL_PATTERN, ObjectMeta, SpecModel
+from ott_runtime.domain.base import (
+    DNS_LABEL_PATTERN,
+    DnsLabel,
+    ObjectMeta,
+    SpecModel,
+    StatusCondition,
+    check_unique_condition_types,
+)
 from ott_runtime.domain.durations import Duration
 
 NAME_PATTERN = DNS_LABEL_PATTERN
@@ -167,3 +174,21 @@ class RegulationSet(SpecModel):
     @property
     def name(self) -> str:
         return self.metadata.name
+
+
+class RegulationSetStatus(SpecModel):
+    """``status`` of a RegulationSet as the operator writes it (a merge patch: all optional)."""
+
+    observed_generation: int | None = Field(default=None, description="Generation described.")
+    rule_count: int | None = Field(default=None, ge=0, description="Rules that compiled.")
+    conditions: list[StatusCondition] = Field(
+        default_factory=list, max_length=16, description="Latest observations, e.g. Compiled."
+    )
+    used_by: list[DnsLabel] = Field(
+        default_factory=list, max_length=10000, description="Tenants that apply this set."
+    )
+
+    @field_validator("conditions")
+    @classmethod
+    def _unique_types(cls, conditions: list[StatusCondition]) -> list[StatusCondition]:
+        return check_unique_condition_types(conditions)

@@ -17,8 +17,11 @@ from ott_runtime.domain.base import (
     DnsLabel,
     ObjectMeta,
     SpecModel,
+    StatusCondition,
+    check_unique_condition_types,
 )
 from ott_runtime.domain.durations import Duration
+from ott_runtime.domain.keyring import KeyState
 from ott_runtime.domain.regulation import (
     FieldPath,
     Rule,
@@ -274,6 +277,78 @@ class ComplianceTenantSpec(SpecModel):
         if self.storage.mode is StorageMode.EMBEDDED and replicas.max > 1:
             raise ValueError(EMBEDDED_REPLICAS_MESSAGE)
         return self
+
+
+DECIMAL_AMOUNT_PATTERN = r"^[0-9]+(\.[0-9]{1,2})?$"
+DecimalAmount = Annotated[str, StringConstraints(max_length=32, pattern=DECIMAL_AMOUNT_PATTERN)]
+
+
+class KeyVersionStatus(SpecModel):
+    version: int = Field(ge=1, description="Key version number.")
+    state: KeyState = Field(strict=False, description="primary or decrypt-only.")
+    created: str | None = Field(default=None, description="RFC 3339 time the key was made.")
+
+
+class KeysStatus(SpecModel):
+    """``status.keys``: versions and dates of the keyring, never material."""
+
+    active_version: int | None = Field(default=None, ge=1, description="Primary key version.")
+    last_rotation: str | None = Field(default=None, description="RFC 3339 time of last rotation.")
+    next_rotation: str | None = Field(default=None, description="RFC 3339 time of next rotation.")
+    versions: list[KeyVersionStatus] = Field(
+        default_factory=list, max_length=1000, description="Every key version kept."
+    )
+
+
+class ResolvedRegulation(SpecModel):
+    name: DnsLabel = Field(description="RegulationSet name.")
+    version: str | None = Field(default=None, max_length=64, description="Legal text version.")
+    rules: int | None = Field(default=None, ge=0, description="Rules applied from the set.")
+
+
+class EstimatedCharge(SpecModel):
+    """The shape ``ott_runtime.usage.pricing.Prices.estimate`` returns."""
+
+    currency: str | None = Field(
+        default=None, max_length=3, pattern=r"^[A-Z]{3}$", description="ISO 4217 code."
+    )
+    plan: Plan | None = Field(default=None, strict=False, description="Plan whose prices apply.")
+    total: DecimalAmount | None = Field(default=None, description="Total, e.g. '12.50'.")
+    items: dict[str, DecimalAmount] = Field(
+        default_factory=dict, max_length=16, description="Amount per charge item."
+    )
+
+
+class UsageStatus(SpecModel):
+    period: str | None = Field(default=None, max_length=32, description="Month, e.g. 2026-11.")
+    events: int | None = Field(default=None, ge=0, description="Events ingested.")
+    api_calls: int | None = Field(default=None, ge=0, description="API calls served.")
+    estimated_charge: EstimatedCharge | None = Field(default=None, description="Charge so far.")
+
+
+class ComplianceTenantStatus(SpecModel):
+    """``status`` of a tenant as the operator writes it (a merge patch: all optional)."""
+
+    phase: Phase | None = Field(default=None, strict=False, description="Summary state.")
+    observed_generation: int | None = Field(default=None, description="Generation described.")
+    conditions: list[StatusCondition] = Field(
+        default_factory=list, max_length=16, description="Latest observations."
+    )
+    namespace: str | None = Field(default=None, max_length=63, description="Workload namespace.")
+    endpoint: str | None = Field(default=None, max_length=2048, description="Events URL.")
+    api_key_secret: str | None = Field(
+        default=None, max_length=253, description="Secret holding the API key."
+    )
+    keys: KeysStatus | None = Field(default=None, description="Keyring state.")
+    regulations: list[ResolvedRegulation] = Field(
+        default_factory=list, max_length=32, description="Resolved RegulationSets."
+    )
+    usage: UsageStatus | None = Field(default=None, description="Usage this period.")
+
+    @field_validator("conditions")
+    @classmethod
+    def _unique_types(cls, conditions: list[StatusCondition]) -> list[StatusCondition]:
+        return check_unique_condition_types(conditions)
 
 
 class ComplianceTenant(SpecModel):
