@@ -14,6 +14,7 @@ import click
 # name -> "module:attribute"; a command is listed here only once it really works.
 COMMANDS: dict[str, str] = {
     "bench": "ott_runtime.cli.bench:bench",
+    "serve": "ott_runtime.cli.serve:serve",
     "validate": "ott_runtime.cli.validate:validate",
     "version": "ott_runtime.cli.version:version",
     "train": "ott_runtime.cli.train:train",

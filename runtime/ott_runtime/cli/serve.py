@@ -1,0 +1,43 @@
+"""`ottc serve`: the runtime (REST API) for one tenant, a pool of tenants, or standalone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ott_runtime.standalone.options import server_options
+
+
+@click.command()
+@click.option(
+    "--config",
+    "config_paths",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Standalone: RegulationSet and ComplianceTenant YAML files or folders (repeatable). "
+    "Without it the in-cluster configuration is read (OTTC_CONFIG_DIR, OTTC_KEYS_DIR, "
+    "DATABASE_URL).",
+)
+@server_options
+def serve(
+    config_paths: tuple[Path, ...],
+    state_dir: Path,
+    database_url: str | None,
+    host: str,
+    port: int,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    plans: Path | None,
+    log_level: str,
+) -> None:
+    """Serve the REST API: ingest events, read violations, reports, usage and keys."""
+    from ott_runtime.standalone.launch import load_service, print_endpoints
+    from ott_runtime.standalone.server import build_server, run_until_signalled
+
+    service, api_keys = load_service(config_paths, state_dir, database_url, plans)
+    server = build_server(
+        service, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, log_level=log_level
+    )
+    print_endpoints(host, port, tls_cert is not None, api_keys if config_paths else {})
+    run_until_signalled(server)

@@ -1,0 +1,59 @@
+"""Shared by `ottc serve` and `ottc demo`: build the service and print where it listens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ott_runtime.domain.documents import DocumentErrors
+from ott_runtime.domain.rules import MissingRegulationSets, RuleCompileError, RuleResolutionError
+from ott_runtime.ingest.service import RuntimeService
+from ott_runtime.standalone import cluster_config, standalone_config
+from ott_runtime.usage import PriceList
+
+
+def load_service(
+    config_paths: tuple[Path, ...], state_dir: Path, database_url: str | None, plans: Path | None
+) -> tuple[RuntimeService, dict[str, str]]:
+    try:
+        if config_paths:
+            config = standalone_config(config_paths, state_dir, database_url)
+        else:
+            config = cluster_config()
+    except (
+        DocumentErrors,
+        MissingRegulationSets,
+        RuleCompileError,
+        RuleResolutionError,
+        ValueError,
+        FileNotFoundError,
+    ) as error:
+        raise click.ClickException(str(error)) from None
+    service = RuntimeService(
+        config.database_url,
+        config.runtimes,
+        config.keys,
+        api_keys=config.api_keys,
+        prices=PriceList.load(plans) if plans else None,
+    )
+    return service, {tenant: keys[0] for tenant, keys in config.api_keys.items() if keys}
+
+
+def print_endpoints(host: str, port: int, tls: bool, api_keys: dict[str, str]) -> None:
+    console = Console(stderr=True)
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
+    base = f"{'https' if tls else 'http'}://{shown}:{port}"
+    console.print(f"[bold]OTT Compliance runtime[/] on {base}")
+    console.print(f"  API docs  {base}/docs     metrics {base}/metrics     health {base}/readyz")
+    if api_keys:
+        table = Table("tenant", "API key (send as X-API-Key)", title="Demo API keys")
+        for tenant, key in sorted(api_keys.items()):
+            table.add_row(tenant, key)
+        console.print(table)
+        first = sorted(api_keys.items())[0]
+        console.print(
+            f"  try: curl -H 'X-API-Key: {first[1]}' {base}/v1/violations", soft_wrap=True
+        )

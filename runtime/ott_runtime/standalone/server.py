@@ -1,0 +1,63 @@
+"""Runs the REST app under uvicorn: one worker, httptools, TLS 1.3 only with a certificate."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import uvicorn
+
+from ott_runtime.api import create_app
+from ott_runtime.api.tls import server_context
+from ott_runtime.ingest.service import RuntimeService
+
+
+def build_server(
+    service: RuntimeService,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+    log_level: str = "info",
+    access_log: bool = False,
+) -> uvicorn.Server:
+    if (tls_cert is None) != (tls_key is None):
+        raise ValueError("--tls-cert and --tls-key go together")
+    config = uvicorn.Config(
+        create_app(service),
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=access_log,
+        http="httptools",
+        lifespan="on",
+        proxy_headers=True,
+        timeout_graceful_shutdown=10,
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+    )
+    config.load()
+    if tls_cert is not None and tls_key is not None:
+        # uvicorn's own context allows TLS 1.2; ours refuses anything below 1.3
+        config.ssl = server_context(tls_cert, tls_key)
+    return uvicorn.Server(config)
+
+
+def run_until_signalled(server: uvicorn.Server) -> None:
+    """Serves until SIGINT or SIGTERM, then shuts down gracefully and returns normally.
+
+    uvicorn re-raises the signal it caught once it has shut down; ours turn that into a
+    clean return, so `kubectl delete pod` and Ctrl-C both end with exit status 0."""
+
+    def _exit(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    previous = signal.signal(signal.SIGTERM, _exit)
+    try:
+        asyncio.run(server.serve())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
