@@ -1,8 +1,8 @@
 """Sliding-window aggregates (sum, count, avg, max, distinct) that rules read.
 
 Each Aggregate of a tenant's resolved sets keeps, per ``groupBy`` key, the entries of
-its window in time order. Events are fed in time order (``observe``); an entry leaves
-the window when it is older than ``window`` relative to the newest event of its group.
+its window in time order. Events are fed in time order (``observe``); a window is the
+half-open interval (now - window, now]: an entry exactly one window old has left it.
 Memory is bounded: at most ``max_entries`` entries per group (the oldest go first) and
 ``max_groups`` groups per aggregate (the least recently fed group goes first).
 
@@ -73,7 +73,7 @@ class _Window:
 
     def expire(self, before: float, fn: AggregateFn, keep_at_most: int) -> None:
         entries = self.entries
-        while entries and (entries[0][0] < before or len(entries) > keep_at_most):
+        while entries and (entries[0][0] <= before or len(entries) > keep_at_most):
             _, value = entries.popleft()
             self._account(value, fn, -1)
         if not entries:

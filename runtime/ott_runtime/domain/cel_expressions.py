@@ -223,7 +223,7 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0
 def template_paths(template: str) -> Iterator[tuple[int, str]]:
     """(offset, dotted path) of every ``{{path}}`` placeholder."""
     for match in _PLACEHOLDER.finditer(template):
-        yield match.start(), match.group(1)
+        yield match.start(1), match.group(1)
 
 
 def render_template(template: str, scopes: Mapping[str, Any]) -> str:

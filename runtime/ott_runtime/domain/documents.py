@@ -78,28 +78,32 @@ class SourceDocument:
             start = node.start_mark
             return start.line + 1, start.column + 1 + quote + column - 1
         lines = self.source.splitlines()
-        # Block scalars start on the line after their `|-` / `>-` header.
-        first = node.start_mark.line + (1 if node.style in ("|", ">") else 0)
+        # Block scalars start on the line after their `|-` / `>-` header; their indentation
+        # is that of the first non-blank line.
+        block = node.style in ("|", ">")
+        first = node.start_mark.line + (1 if block else 0)
         content = lines[first : node.end_mark.line + 1]
+        indent = next((len(t) - len(t.lstrip(" ")) for t in content if t.strip()), 0)
         if node.style == "|":
-            # The end mark may sit on the next key's line: only the value's own lines count.
-            body = [text for text in content[: str(node.value).count("\n") + 1] if text.strip()]
-            indent = min((len(t) - len(t.lstrip(" ")) for t in body), default=0)
             return first + line, indent + column
-        # Folded or multi-line plain/quoted: lines are joined, so walk by offset.
+        # Folded or multi-line plain/quoted: source lines are joined by one character
+        # (a space, or a newline where folding keeps it), so walk the value by offset.
         value_lines = str(node.value).split("\n")
         offset = sum(len(v) + 1 for v in value_lines[: line - 1]) + column - 1
         for number, text in enumerate(content):
-            stripped = text.strip()
-            if not stripped:
+            if not text.strip():
                 continue
-            start_col = len(text) - len(text.lstrip())
-            if number == 0 and node.style is None:
-                start_col = node.start_mark.column
-                stripped = text[start_col:].strip()
-            if offset <= len(stripped):
+            if block:
+                start_col = indent
+            elif number == 0:
+                quote = 1 if node.style in ("'", '"') else 0
+                start_col = node.start_mark.column + quote
+            else:
+                start_col = len(text) - len(text.lstrip())
+            segment = text[start_col:].rstrip() if block else text[start_col:].strip()
+            if offset <= len(segment):
                 return first + number + 1, start_col + offset + 1
-            offset -= len(stripped) + 1
+            offset -= len(segment) + 1
         end = node.end_mark
         return end.line + 1, end.column + 1
 
