@@ -66,6 +66,13 @@ def load_corpus(kind: str) -> list[CorpusDoc]:
 
 VALID = load_corpus("valid")
 INVALID = load_corpus("invalid")
+EXAMPLES = [
+    CorpusDoc(path, document, ())
+    for folder in ("regulationsets", "tenants")
+    for path in sorted((REPO / "examples" / folder).glob("*.yaml"))
+    for document in yaml.safe_load_all(path.read_text())
+    if document
+]
 
 
 def load_crd_schemas() -> dict[str, dict[str, Json]]:
@@ -175,7 +182,7 @@ def test_corpus_is_big_enough() -> None:
     assert all(d.expect for d in INVALID), [d.path.name for d in INVALID if not d.expect]
 
 
-@pytest.mark.parametrize("doc", VALID, ids=lambda d: d.path.stem)
+@pytest.mark.parametrize("doc", VALID + EXAMPLES, ids=lambda d: d.path.stem)
 def test_valid_document_accepted_by_both(doc: CorpusDoc) -> None:
     assert crd_verdict(doc.document) == []
     assert model_verdict(doc.document) == []
@@ -200,7 +207,7 @@ def prune_empty(value: Json) -> Json:
     return value
 
 
-@pytest.mark.parametrize("doc", VALID, ids=lambda d: d.path.stem)
+@pytest.mark.parametrize("doc", VALID + EXAMPLES, ids=lambda d: d.path.stem)
 def test_model_defaults_equal_api_server_defaults(doc: CorpusDoc) -> None:
     """What the API server stores and what the model reads are the same tenant."""
     schema = SCHEMAS[doc.document["kind"]]
@@ -458,3 +465,40 @@ def test_bad_status_is_refused_by_both(change: dict[str, Json], expected: str) -
     crd_said, model_said = status_verdicts("ComplianceTenant", {**tenant_status(), **change})
     assert expected in "\n".join(crd_said), crd_said
     assert expected in "\n".join(model_said), model_said
+
+
+# --- YAML 1.1 traps: kubectl's YAML reads y/n/yes/no/on/off as booleans -----------------
+
+GO_YAML_BOOLEANS = {"y", "n", "yes", "no", "on", "off"}
+
+
+def plain_boolean_lookalikes(node: yaml.Node, path: str = "") -> Iterator[str]:
+    if isinstance(node, yaml.ScalarNode):
+        if node.style is None and node.value.lower() in GO_YAML_BOOLEANS:
+            yield f"{path or '<root>'}: {node.value!r} (line {node.start_mark.line + 1})"
+    elif isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            yield from plain_boolean_lookalikes(key, f"{path}.<key>")
+            yield from plain_boolean_lookalikes(value, f"{path}.{key.value}")
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from plain_boolean_lookalikes(item, f"{path}[{index}]")
+
+
+YAML_FILES = sorted(
+    [*CRD_DIR.glob("*.yaml"), *CORPUS.glob("*/*.yaml")]
+    + [
+        p
+        for folder in ("regulationsets", "tenants")
+        for p in (REPO / "examples" / folder).glob("*.yaml")
+    ]
+)
+
+
+@pytest.mark.parametrize("path", YAML_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_no_unquoted_yaml_booleans(path: Path) -> None:
+    """`NO: 13` (Norway) or `name: n` become false for kubectl; quote such words."""
+    traps = [
+        t for node in yaml.compose_all(path.read_text()) for t in plain_boolean_lookalikes(node)
+    ]
+    assert traps == []
