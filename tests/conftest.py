@@ -12,8 +12,11 @@ Every test under tests/e2e gets the `e2e` marker, so `-m "not e2e"` skips them.
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 import pytest
@@ -43,6 +46,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.e2e)
 
 
+def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _stop_like_ctrl_c_on_sigterm() -> signal.Handlers | None:
+    """Let a SIGTERM (CI cancelling the job) end the run like Ctrl-C, so that the
+    fixtures' teardown removes the control plane's state too. Without this the
+    components still die (parent-death signal) but their temp dir stays behind."""
+    if threading.current_thread() is not threading.main_thread():
+        return None  # only the main thread may set handlers
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return None  # someone else (pytest-xdist, a runner) owns SIGTERM
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    return signal.SIG_DFL
+
+
 @pytest.fixture(scope="session")
 def control_plane() -> Iterator[ClusterAccess]:
     """Access to a real cluster: kubeconfig, bin_dir, server, env, kubectl(), helm()."""
@@ -54,12 +73,15 @@ def control_plane() -> Iterator[ClusterAccess]:
         yield ClusterAccess.from_kubeconfig(Path(external), bin_dir)
         return
     plane = ControlPlane(bin_dir=find_tools_bin())
-    plane.start()
+    previous = _stop_like_ctrl_c_on_sigterm()
     try:
+        plane.start()
         yield plane
     finally:
         components = list(plane.components)
         plane.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     # Teardown asserts its own promise: an orphan here would outlive the test run.
     survivors = [f"{c.name} (pid {c.pid})" for c in components if c.alive()]
     assert not survivors, f"control plane left processes running: {survivors}"
