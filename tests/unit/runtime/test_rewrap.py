@@ -1,0 +1,137 @@
+"""`ottc keys rewrap`: rows move to the primary key in resumable batches; bad rows stay."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import orjson
+import yaml
+from click.testing import CliRunner
+from sqlalchemy import text
+
+from ott_runtime.cli import cli
+from ott_runtime.crypto.sources import write_keyring
+from ott_runtime.ingest.service import RuntimeService
+from ott_runtime.standalone import standalone_config
+from ott_runtime.storage import EventQuery, TenantScope
+from ott_runtime.storage.rewrap import pending_rewrap, rewrap_tenant
+
+TENANT = {
+    "apiVersion": "compliance.ott.dev/v1alpha1",
+    "kind": "ComplianceTenant",
+    "metadata": {"name": "acme"},
+    "spec": {
+        "displayName": "Acme",
+        "customRules": [
+            {
+                "id": "kids-ads",
+                "severity": "high",
+                "appliesTo": ["ad.impression"],
+                "when": "has(event.viewer.isKidsProfile) && event.viewer.isKidsProfile",
+                "message": "ad on a kids profile",
+                "reference": "house rule",
+            }
+        ],
+        "encryption": {"fields": ["viewer.id", "viewer.email"]},
+    },
+}
+ACME = TenantScope("acme")
+
+
+def _events(count: int) -> bytes:
+    return orjson.dumps(
+        [
+            {
+                "specVersion": "1",
+                "id": f"e{i}",
+                "type": "ad.impression",
+                "time": "2026-11-26T10:00:00Z",
+                "viewer": {"id": f"viewer-{i}", "email": f"v{i}@example.com"},
+                "ad": {"durationSeconds": 10},
+            }
+            for i in range(count)
+        ]
+    )
+
+
+async def _service_with_events(tmp_path: Path, count: int) -> tuple[RuntimeService, Path]:
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    (config_dir / "acme.yaml").write_text(yaml.safe_dump(TENANT))
+    config = standalone_config([config_dir], tmp_path / "state")
+    for runtime in config.runtimes:  # see rotations at once, not after the poll interval
+        runtime.keys.source(runtime.name).poll_interval = 0
+    service = RuntimeService(config.database_url, config.runtimes, config.keys)
+    await service.start()
+    await service.pipeline.ingest_body(ACME, _events(count))
+    return service, config_dir
+
+
+async def test_rewrap_is_resumable_and_leaves_tampered_rows_alone(tmp_path: Path) -> None:
+    service, _ = await _service_with_events(tmp_path, 7)
+    source = service.keys.source("acme")
+    try:
+        write_keyring(source.path, source.keyring.rotate())
+        cipher = service.keys.cipher("acme")
+        assert cipher.primary_version == 2
+        async with service.database.engine.begin() as connection:  # break one row
+            row = (
+                await connection.execute(text("SELECT payload FROM events WHERE event_id='e3'"))
+            ).scalar_one()
+            payload = row if isinstance(row, dict) else json.loads(row)
+            payload["viewer"]["email"] = payload["viewer"]["id"]
+            await connection.execute(
+                text("UPDATE events SET payload=:p WHERE event_id='e3'"), {"p": json.dumps(payload)}
+            )
+        assert await pending_rewrap(service.store, ACME, cipher) == 7
+
+        interrupted = await rewrap_tenant(service.store, ACME, cipher, batch_size=2, max_batches=1)
+        assert interrupted.rewrapped == 2
+        assert await pending_rewrap(service.store, ACME, cipher) == 5  # committed batch stays done
+
+        resumed = await rewrap_tenant(service.store, ACME, cipher, batch_size=2)
+        assert resumed.rewrapped == 4
+        assert [event_id for event_id, _ in resumed.failed] == ["e3"]
+        assert "authentication failed" in resumed.failed[0][1]
+
+        async with service.store.read(ACME) as data:
+            rows = {r.event_id: r for r in await data.events.find(EventQuery())}
+        assert {e: r.key_version for e, r in rows.items() if r.key_version != 2} == {"e3": 1}
+        for event_id, row in rows.items():
+            if event_id != "e3":
+                opened = cipher.decrypt_document(row.payload, event_id)
+                assert opened.errors == []
+                assert opened.document["viewer"]["id"] == f"viewer-{event_id[1:]}"
+                assert cipher.key_version_of("viewer.id", row.payload["viewer"]["id"]) == 2
+    finally:
+        await service.stop()
+
+
+def test_keys_commands_rotate_rewrap_and_show_status(tmp_path: Path) -> None:
+    async def prepare() -> Path:
+        service, config_dir = await _service_with_events(tmp_path, 3)
+        await service.stop()
+        return config_dir
+
+    config_dir = asyncio.run(prepare())  # the commands run their own event loop
+    state = ["--config", str(config_dir), "--state-dir", str(tmp_path / "state")]
+    runner = CliRunner()
+    rotated = runner.invoke(cli, ["keys", "rotate", *state])
+    assert rotated.exit_code == 0, rotated.output
+    assert "acme: primary key is now version 2" in rotated.output
+    before = runner.invoke(cli, ["keys", "status", *state])
+    assert before.exit_code == 0, before.output
+    assert "decrypt-only" in before.output
+    rewrapped = runner.invoke(cli, ["keys", "rewrap", *state, "--batch-size", "2"])
+    assert rewrapped.exit_code == 0, rewrapped.output
+    assert "acme: 3 row(s) now under key v2" in rewrapped.output
+    again = runner.invoke(cli, ["keys", "rewrap", *state])
+    assert "acme: 0 row(s)" in again.output
+    keyring_text = (tmp_path / "state" / "keys" / "acme.json").read_text()
+    material = json.loads(keyring_text)["keys"][0]["material"]
+    assert material not in before.output + rewrapped.output
+    unknown = runner.invoke(cli, ["keys", "rewrap", *state, "--tenant", "nobody"])
+    assert unknown.exit_code != 0
+    assert "unknown tenant" in unknown.output
