@@ -7,6 +7,7 @@ tests/e2e/test_helm.py.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections import Counter
 from functools import cache
@@ -293,3 +294,25 @@ def test_plain_manifests_are_fresh(tmp_path: Path) -> None:
         if name.parent.name in VALUE_SETS
     }
     assert set(counts) == set(VALUE_SETS)
+
+
+def _exported_series() -> set[str]:
+    """Every series name the runtime exports (ott_runtime.api.metrics), by metric type."""
+    from ott_runtime.api.metrics import Metrics
+
+    suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"], "gauge": [""]}
+    return {
+        family.name + suffix
+        for family in Metrics().registry.collect()
+        for suffix in suffixes.get(family.type, [""])
+    }
+
+
+def test_dashboard_and_canary_analysis_query_metrics_the_runtime_exports() -> None:
+    dashboard = json.loads((CHART / "dashboards" / "ott-compliance.json").read_text())
+    queries = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    analysis = yaml.safe_load((REPO / "deploy" / "rollout" / "analysistemplate.yaml").read_text())
+    queries += [m["provider"]["prometheus"]["query"] for m in analysis["spec"]["metrics"]]
+    used = {name for query in queries for name in re.findall(r"\bottc_[a-z_]+", query)}
+    assert used
+    assert used <= _exported_series(), f"not exported by the runtime: {used - _exported_series()}"
