@@ -126,36 +126,33 @@ class WindowAggregator:
         self.max_entries = max_entries
         self._by_type: dict[str, list[_Series]] = {}
         self._series: list[_Series] = []
-        self._params: dict[str, Any] = {}
-        for index, (regulation, specs) in enumerate(aggregates.items()):
-            alias = f"__p{index}"
-            self._params[alias] = dict(parameters.get(regulation, {}))
+        for regulation, specs in aggregates.items():
+            constants = {"params": dict(parameters.get(regulation, {}))}
             for spec in specs:
                 where = None
                 if spec.where is not None:
-                    where = cel.compile(rewrite_roots(spec.where, {"params": alias}))
+                    # Parameters are inlined: the context then holds only the event.
+                    where = cel.compile(rewrite_roots(spec.where, {}, constants))
                 series = _Series(
                     regulation, spec, parse_duration(spec.window).total_seconds(), where
                 )
                 self._series.append(series)
                 self._by_type.setdefault(spec.of, []).append(series)
-        self._context: cel.Context | None = None
 
     @classmethod
     def for_rules(cls, resolved: Any, **limits: int) -> WindowAggregator:
         """From a ``ResolvedRules`` (its aggregates and merged parameters)."""
         return cls(resolved.aggregates, resolved.parameters, **limits)
 
-    def _passes(self, series: _Series, event: Mapping[str, Any], converted: list[bool]) -> bool:
+    def _passes(
+        self, series: _Series, event: Mapping[str, Any], converted: list[cel.Context]
+    ) -> bool:
         if series.where is None:
             return True
-        if self._context is None:
-            self._context = cel.Context(variables=self._params)
-        if not converted:
-            self._context.update({"event": event if isinstance(event, dict) else dict(event)})
-            converted.append(True)
+        if not converted:  # convert the event once for all filters of this event
+            converted.append(cel.Context(variables={"event": dict(event)}))
         try:
-            return series.where.execute(self._context) is True
+            return series.where.execute(converted[0]) is True
         except Exception:  # a filter that cannot read the event does not count it
             return False
 
@@ -165,7 +162,7 @@ class WindowAggregator:
         if not series_list:
             return
         at = event_seconds(event)
-        converted: list[bool] = []
+        converted: list[cel.Context] = []
         for series in series_list:
             fn = series.spec.fn
             value: Any = None

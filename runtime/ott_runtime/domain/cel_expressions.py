@@ -11,6 +11,7 @@ refuse functions the library does not provide, which it would only notice when r
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Collection, Iterator, Mapping
@@ -196,23 +197,61 @@ def _non_boolean(source: str, tokens: list[Token]) -> ExpressionProblem | None:
     return None
 
 
-def rewrite_roots(source: str, aliases: Mapping[str, str]) -> str:
-    """Rename the root variables ``params``/``aggregates`` (e.g. to ``__p3``).
+def cel_literal(value: Any) -> str:
+    """``value`` (JSON-like) as CEL source: ``[1, "a"]``, ``{"DE": 16}``, ``0.3``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} has no CEL literal")
+        text = repr(value)
+        return text if any(c in text for c in ".eE") else f"{text}.0"
+    if isinstance(value, str):
+        return json.dumps(value)  # JSON string escapes are valid CEL escapes
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(cel_literal(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        items = (f"{cel_literal(k)}: {cel_literal(v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    raise ValueError(f"{type(value).__name__} has no CEL literal")
 
-    Why: converting a Python event into CEL values costs more than evaluating a dozen
-    rules, so every regulation's rules share one context in which the event is
-    converted once; each set's parameters and aggregates get their own variable name.
+
+def rewrite_roots(
+    source: str,
+    aliases: Mapping[str, str],
+    constants: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str:
+    """Rename root variables (``aggregates`` -> ``__a3``) and inline constant ones
+    (``params.maxSeconds`` -> ``(60)``).
+
+    Why: the CEL library converts every variable of a context again whenever one of them
+    changes, so per-tenant constants kept as variables would be converted for every
+    event; as literals they cost nothing per event. Aliases let the rules of several
+    sets share one context in which the event is converted once.
     """
     tokens = tokenize(source)
     out: list[str] = []
     cursor = 0
-    for _, root, _member in _root_references(tokens):
-        alias = aliases.get(root.text)
-        if alias is None:
+    for _, root, member in _root_references(tokens):
+        values = (constants or {}).get(root.text)
+        if values is not None:
+            if member is not None and member.text in values:
+                replacement = f"({cel_literal(values[member.text])})"
+                end = member.offset + len(member.text)
+            else:
+                replacement = f"({cel_literal(dict(values))})"
+                end = root.offset + len(root.text)
+        elif root.text in aliases:
+            replacement, end = aliases[root.text], root.offset + len(root.text)
+        else:
             continue
         out.append(source[cursor : root.offset])
-        out.append(alias)
-        cursor = root.offset + len(root.text)
+        out.append(replacement)
+        cursor = end
     out.append(source[cursor:])
     return "".join(out)
 

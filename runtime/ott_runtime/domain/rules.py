@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -379,15 +378,16 @@ def check_aggregate(
 class CompiledRules:
     """Compiled once per tenant config; ``evaluate`` is safe to call from many threads."""
 
-    def __init__(self, resolved: ResolvedRules, by_type: dict[str, tuple[_CompiledRule, ...]],
-                 params_variables: dict[str, dict[str, Any]],
-                 aggregate_aliases: dict[str, str]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        resolved: ResolvedRules,
+        by_type: dict[str, tuple[_CompiledRule, ...]],
+        aggregate_aliases: dict[str, str],
+    ) -> None:
         self.resolved = resolved
         self.stats = EvaluationStats()
         self._by_type = by_type
-        self._params_variables = params_variables
         self._aggregate_aliases = aggregate_aliases  # regulation -> CEL variable
-        self._local = threading.local()
 
     @property
     def event_types(self) -> frozenset[str]:
@@ -407,14 +407,6 @@ class CompiledRules:
             for r in self.resolved.rules
         ]
 
-    def _context(self) -> cel.Context:
-        context: cel.Context | None = getattr(self._local, "context", None)
-        if context is None:
-            # Parameters are converted to CEL values once per thread, not per event.
-            context = cel.Context(variables=self._params_variables)
-            self._local.context = context
-        return context
-
     def evaluate(
         self,
         event: Mapping[str, Any],
@@ -429,8 +421,9 @@ class CompiledRules:
         variables: dict[str, Any] = {"event": event_dict}
         for regulation, alias in self._aggregate_aliases.items():
             variables[alias] = dict(aggregates.get(regulation, {}))
-        context = self._context()
-        context.update(variables)
+        # One context per event: the event is converted to CEL values once for all rules
+        # (parameters are inlined in the programs, see rewrite_roots).
+        context = cel.Context(variables=variables)
         stats = self.stats
         hits: list[RuleHit] = []
         for item in compiled:
@@ -473,12 +466,12 @@ def compile_rules(resolved: ResolvedRules) -> CompiledRules:
     """Compile every rule; raise ``RuleCompileError`` listing the errors of ALL rules."""
     errors: list[RuleError] = []
     by_type: dict[str, list[_CompiledRule]] = {}
-    params_variables: dict[str, dict[str, Any]] = {}
     aggregate_aliases: dict[str, str] = {}
     for index, regulation in enumerate(resolved.sets):
-        aliases = {"params": f"__p{index}", "aggregates": f"__a{index}"}
-        params_variables[aliases["params"]] = json.loads(json.dumps(dict(regulation.parameters)))
-        aggregate_aliases[regulation.name] = aliases["aggregates"]
+        aliases = {"aggregates": f"__a{index}"}
+        constants = {"params": regulation.parameters}
+        if regulation.aggregates:
+            aggregate_aliases[regulation.name] = aliases["aggregates"]
         aggregate_names = {a.name for a in regulation.aggregates}
         for aggregate in regulation.aggregates:
             errors.extend(check_aggregate(regulation.name, aggregate, regulation.parameters))
@@ -489,7 +482,11 @@ def compile_rules(resolved: ResolvedRules) -> CompiledRules:
             errors.extend(rule_errors)
             if program is None:
                 continue
-            rewritten = cel.compile(rewrite_roots(rule.when, aliases))
+            try:
+                rewritten = cel.compile(rewrite_roots(rule.when, aliases, constants))
+            except ValueError as exc:  # a parameter with no CEL literal (NaN, a set, ...)
+                errors.append(RuleError(regulation.name, rule.id, 1, 1, f"parameters: {exc}"))
+                continue
             item = _CompiledRule(rule, rewritten, aliases["aggregates"])
             for event_type in rule.applies_to:
                 by_type.setdefault(event_type, []).append(item)
@@ -498,6 +495,5 @@ def compile_rules(resolved: ResolvedRules) -> CompiledRules:
     return CompiledRules(
         resolved,
         {t: tuple(items) for t, items in by_type.items()},
-        params_variables,
         aggregate_aliases,
     )
