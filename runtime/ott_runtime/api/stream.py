@@ -1,0 +1,72 @@
+"""WebSocket `/v1/stream`: the FastAPI adapter of :mod:`ott_runtime.realtime.session`.
+
+Authenticate with the API key in ``X-API-Key`` / ``Authorization: Bearer`` on the upgrade
+request, or (browsers cannot set headers) in a first frame ``{"type": "auth", "apiKey"}``.
+The protocol is described in :mod:`ott_runtime.realtime.protocol`.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, WebSocket
+
+from ott_runtime.api.ratelimit import per_second_for
+from ott_runtime.ingest.service import RuntimeService
+from ott_runtime.realtime.protocol import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED
+from ott_runtime.realtime.session import StreamRefused, StreamSession
+from ott_runtime.storage import TenantScope
+from ott_runtime.storage.directory import hash_api_key
+
+router = APIRouter(tags=["stream"])
+
+
+class _Socket:
+    def __init__(self, websocket: WebSocket) -> None:
+        self._websocket = websocket
+
+    async def send_text(self, text: str) -> None:
+        await self._websocket.send_text(text)
+
+    async def receive_text(self) -> str:
+        return await self._websocket.receive_text()
+
+    async def close(self, code: int, reason: str) -> None:
+        await self._websocket.close(code, reason[:120])
+
+
+def header_key(websocket: WebSocket) -> str | None:
+    key = websocket.headers.get("x-api-key")
+    authorization = websocket.headers.get("authorization", "")
+    if key is None and authorization.lower().startswith("bearer "):
+        key = authorization[7:].strip()
+    return key or None
+
+
+async def authenticate_key(
+    websocket: WebSocket, service: RuntimeService, api_key: str
+) -> tuple[TenantScope, float]:
+    scope = await service.store.directory.authenticate(api_key)
+    if scope is None:
+        raise StreamRefused(CLOSE_UNAUTHORIZED, "the API key is unknown or revoked")
+    runtime = service.tenants.get(scope.tenant_id)
+    if runtime is None:
+        raise StreamRefused(CLOSE_FORBIDDEN, "this key's tenant is not served here")
+    limiter = websocket.app.state.rate_limiter
+    if limiter.acquire(hash_api_key(api_key), per_second_for(runtime.spec)) > 0:
+        raise StreamRefused(CLOSE_FORBIDDEN, "the key's rate limit is exceeded; retry later")
+    service.meter.count(scope.tenant_id)
+    return scope, runtime.spec.scoring.risk_threshold
+
+
+@router.websocket("/v1/stream")
+async def stream(websocket: WebSocket) -> None:
+    service: RuntimeService = websocket.app.state.service
+    realtime = websocket.app.state.realtime
+    await websocket.accept()
+    session = StreamSession(
+        _Socket(websocket), realtime.hub, realtime.replayer, realtime.settings, realtime.metrics
+    )
+
+    async def authenticate(api_key: str) -> tuple[TenantScope, float]:
+        return await authenticate_key(websocket, service, api_key)
+
+    await session.serve(header_key(websocket), authenticate)

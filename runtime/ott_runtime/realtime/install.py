@@ -1,0 +1,59 @@
+"""Wires the live parts into a runtime app: the hub on the service's broker, the
+PostgreSQL fan-out when the database is PostgreSQL, and the `/v1/stream` endpoint."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from ott_runtime.ingest.pubsub import Message
+from ott_runtime.ingest.service import RuntimeService
+from ott_runtime.realtime.fanout import PostgresFanout
+from ott_runtime.realtime.hub import StreamHub
+from ott_runtime.realtime.replay import Replayer
+from ott_runtime.realtime.session import StreamMetrics, StreamSettings
+
+
+class Realtime:
+    """The live side of one app: started and stopped with it."""
+
+    def __init__(
+        self, service: RuntimeService, metrics: StreamMetrics, settings: StreamSettings
+    ) -> None:
+        self.service, self.metrics, self.settings = service, metrics, settings
+        self.hub = StreamHub(default_threshold=self._threshold)
+        self.replayer = Replayer(service.database)
+        self.fanout: PostgresFanout | None = None
+        if not service.database.is_sqlite:
+            self.fanout = PostgresFanout(
+                service.database.url, self.hub.dispatch, self.hub.mark_all_lagged
+            )
+        self._remove_listener = service.broker.add_listener(self._on_publish)
+
+    def _threshold(self, tenant: str) -> float:
+        runtime = self.service.tenants.get(tenant)
+        return runtime.spec.scoring.risk_threshold if runtime else 0.8
+
+    def _on_publish(self, message: Message) -> None:
+        self.hub.dispatch(message)
+        if self.fanout is not None:
+            self.fanout.forward(message)
+
+    async def start(self) -> None:
+        if self.fanout is not None:
+            await self.fanout.start()
+
+    async def stop(self) -> None:
+        if self.fanout is not None:
+            await self.fanout.stop()
+        self._remove_listener()
+
+
+def install_realtime(app: FastAPI, service: RuntimeService) -> Realtime:
+    from ott_runtime.api import stream
+
+    realtime = Realtime(
+        service, StreamMetrics(app.state.metrics.registry), StreamSettings.from_env()
+    )
+    app.state.realtime = realtime
+    app.include_router(stream.router)
+    return realtime
