@@ -14,6 +14,7 @@ from ott_runtime.api.problems import install_problem_handlers
 from ott_runtime.api.ratelimit import RateLimiter
 from ott_runtime.api.routers import analytics, events, health, reports, tenant_info, violations
 from ott_runtime.ingest.service import RuntimeService
+from ott_runtime.realtime.install import install_realtime
 
 DESCRIPTION = """\
 Scores OTT (streaming) events against the tenant's regulations and serves the results.
@@ -32,9 +33,11 @@ def create_app(service: RuntimeService, *, manage_lifecycle: bool = True) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if manage_lifecycle:
             await service.start()
+        await realtime.start()
         try:
             yield
         finally:
+            await realtime.stop()
             if manage_lifecycle:
                 await service.stop()
 
@@ -50,6 +53,7 @@ def create_app(service: RuntimeService, *, manage_lifecycle: bool = True) -> Fas
     install_problem_handlers(app)
     for module in (events, violations, reports, analytics, tenant_info, health):
         app.include_router(module.router)
+    realtime = install_realtime(app, service)  # /v1/stream, /v1/graphql, /dashboard
 
     @app.middleware("http")
     async def observe(
