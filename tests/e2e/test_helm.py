@@ -122,7 +122,11 @@ def test_install_upgrade_uninstall(chart_prerequisites: ClusterAccess) -> None:
     common = ["--namespace", INSTALL_NAMESPACE, "--set", f"operator.peering.name={PEERING}"]
 
     # Install: every object is there, owned by the release.
-    cluster.helm("install", RELEASE, str(CHART), *common, timeout=180)
+    installed = cluster.helm("install", RELEASE, str(CHART), *common, timeout=180).stdout
+    # NOTES.txt: the next steps, with this release's names
+    assert f"rollout status deployment/{RELEASE}-ott-compliance-operator" in installed
+    assert "WARNING: no pool.database.secretName" in installed
+    assert "kubectl apply -f examples/regulationsets/" in installed
     status = json.loads(cluster.helm("status", RELEASE, *common[:2], "-o", "json").stdout)
     assert status["info"]["status"] == "deployed"
     names = set(_objects(cluster, NAMESPACED, INSTALL_NAMESPACE))
