@@ -276,3 +276,25 @@ def test_disabled_rules_never_fire(
         enabled = compile_rules(resolve_rules(tenant([{"name": "ads"}]), SETS))
         full = {h.rule_id for h in enabled.evaluate(event, {"ads": {"secondsLastHour": hourly}})}
         assert fired == full - set(disabled)
+
+
+def test_inlined_parameters_keep_their_values() -> None:
+    tricky = {"quote": 'say "hi"\\now', "uni": "ümlaut ✓", "ratio": 0.3, "big": 2**40,
+              "flag": False, "nothing": None, "nested": {"U/A 13+": [13, 1.5e-3]}}  # fmt: skip
+    conditions = [
+        "event.ad.id == params.quote",
+        "event.ad.category == params.uni",
+        "params.ratio * 10.0 > 2.9",
+        "params.big == 1099511627776",
+        "!params.flag",
+        "params.nothing == null",
+        "params.nested['U/A 13+'][1] < 0.01",
+        "size(params) == 7",
+    ]
+    regulation = regset(
+        "t", [rule(f"r{i}", c) for i, c in enumerate(conditions)], parameters=tricky
+    )
+    compiled = compile_rules(resolve_rules(tenant([{"name": "t"}]), {"t": regulation}))
+    event = ad(ad={"id": 'say "hi"\\now', "category": "ümlaut ✓"})
+    hits = {h.rule_id for h in compiled.evaluate(event)}
+    assert hits == {f"r{i}" for i in range(len(conditions))}, compiled.stats.last_error

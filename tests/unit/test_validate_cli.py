@@ -92,3 +92,27 @@ def test_unknown_disabled_rule_in_tenant_is_reported(tmp_path: Path) -> None:
     code, out = run(str(SETS / "coppa.yaml"), str(tenant))
     assert code == 1
     assert "disabledRules names 'nope'" in out
+
+
+def test_crd_schema_is_checked_too(tmp_path: Path) -> None:
+    crds = tmp_path / "crds"
+    crds.mkdir()
+    (crds / "regset.yaml").write_text(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+        "spec:\n  names: {kind: RegulationSet}\n  versions:\n  - name: v1alpha1\n"
+        "    schema:\n      openAPIV3Schema:\n        type: object\n        properties:\n"
+        "          spec:\n            type: object\n            properties:\n"
+        "              version: {type: string, maxLength: 1}\n"
+        "            x-kubernetes-preserve-unknown-fields: true\n"
+        "          apiVersion: {type: string}\n          kind: {type: string}\n"
+        "          metadata: {type: object}\n"
+    )
+    path = tmp_path / "set.yaml"
+    path.write_text(
+        BROKEN.replace('version: "1"', 'version: "12"').replace("params.limitt", "params.limit")
+    )
+    code, out = run("--crds", str(crds), str(path))
+    assert code == 1
+    assert f"{path}:-:7:12: CRD schema: spec.version: '12' is too long" in out
+    code, out = run(str(path))  # the repo's CRDs accept it
+    assert code == 0, out
