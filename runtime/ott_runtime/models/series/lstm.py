@@ -44,7 +44,7 @@ class Scaler:
         # counts that span orders of magnitude (tweets, events per minute) behave on a log scale
         positive = bool(values.min() >= 0)
         low, high = np.quantile(values, [0.05, 0.95]) if len(values) else (0.0, 0.0)
-        log = positive and high > 20 * max(low, 1.0)
+        log = bool(positive and high > 20 * max(low, 1.0))
         data = np.log1p(values) if log else values
         q1, median, q3 = np.quantile(data, [0.25, 0.5, 0.75])
         spread = float(q3 - q1) or float(np.std(data)) or max(abs(float(median)), 1.0)

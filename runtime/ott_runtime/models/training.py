@@ -1,0 +1,177 @@
+"""Training entry points: fit, save as a registry version, promote; and the matching loaders."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ott_runtime.models.ensemble import RiskEnsemble
+from ott_runtime.models.registry import ModelMetadata, ModelRegistry
+from ott_runtime.models.series.detector import DetectorConfig, SeriesAnomalyDetector
+from ott_runtime.models.series.lstm import FEATURE_SCHEMA as SERIES_SCHEMA
+from ott_runtime.models.series.lstm import LstmForecaster
+from ott_runtime.models.series.threshold import ThresholdConfig
+from ott_runtime.models.sessions.features import FEATURE_SCHEMA as SESSION_SCHEMA
+from ott_runtime.models.sessions.features import SessionBatch, SessionEvent, encode_sessions
+from ott_runtime.models.sessions.transformer import SessionRiskModel
+from ott_runtime.models.tf import keras, library_versions
+
+SERIES_MODEL = "viewing-series"
+SESSION_MODEL = "session-risk"
+ENSEMBLE_MODEL = "risk-ensemble"
+EpochCallback = Callable[[int, dict[str, float]], None]
+
+
+def data_hash(*arrays: npt.ArrayLike) -> str:
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def epoch_callback(on_epoch: EpochCallback | None) -> list[Any]:
+    """A Keras callback that reports each epoch (for a progress bar), or none."""
+    if on_epoch is None:
+        return []
+    report: EpochCallback = on_epoch
+    base: Any = keras().callbacks.Callback
+
+    class Report(base):  # type: ignore[misc]
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            report(epoch, dict(logs or {}))
+
+    return [Report()]
+
+
+def train_series(
+    registry: ModelRegistry,
+    tenant: str,
+    timestamps: npt.NDArray[np.datetime64],
+    values: npt.NDArray[np.float64],
+    config: DetectorConfig | None = None,
+    on_epoch: EpochCallback | None = None,
+    promote: bool = True,
+) -> ModelMetadata:
+    """Fit the series detector on a tenant's history; register (and promote) the result."""
+    detector = SeriesAnomalyDetector(config)
+    losses = detector.forecaster.fit(timestamps, values, callbacks=epoch_callback(on_epoch))
+    residuals = detector.forecaster.residuals(timestamps, values)
+    metadata = ModelMetadata(
+        tenant=tenant,
+        model=SERIES_MODEL,
+        kind="lstm_forecaster",
+        metrics={
+            "first_loss": losses[0],
+            "final_loss": losses[-1],
+            "epochs": float(len(losses)),
+            "residual_mae": float(np.mean(np.abs(residuals))),
+        },
+        data_hash=data_hash(timestamps.astype("datetime64[ns]"), values),
+        feature_schema=list(SERIES_SCHEMA),
+        library_versions=library_versions(),
+        params={
+            **detector.forecaster.metadata(),
+            "threshold": asdict(detector.config.threshold),
+        },
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        detector.forecaster.model.save(Path(folder) / "model.keras")
+        stored = registry.register(metadata, Path(folder))
+    if promote:
+        registry.promote(tenant, SERIES_MODEL, stored.version)
+    return stored
+
+
+def load_series(folder: Path, metadata: ModelMetadata) -> SeriesAnomalyDetector:
+    """Registry loader: the detector with its forecaster (prime it with recent history)."""
+    model = keras().models.load_model(folder / "model.keras", compile=False)
+    detector = SeriesAnomalyDetector(
+        DetectorConfig(threshold=ThresholdConfig(**metadata.params["threshold"]))
+    )
+    detector.forecaster = LstmForecaster.from_parts(model, metadata.params)
+    return detector
+
+
+def _subset(batch: SessionBatch, rows: npt.NDArray[np.int64]) -> SessionBatch:
+    return SessionBatch(batch.types[rows], batch.numeric[rows])
+
+
+def train_sessions(
+    registry: ModelRegistry,
+    tenant: str,
+    sessions: Sequence[Sequence[SessionEvent]],
+    labels: npt.NDArray[np.int64],
+    model: SessionRiskModel | None = None,
+    on_epoch: EpochCallback | None = None,
+    promote: bool = True,
+    seed: int = 5,
+) -> tuple[ModelMetadata, ModelMetadata]:
+    """Transformer on 80 % of the sessions, ensemble weights on the other 20 %; register both."""
+    import joblib
+
+    model = model or SessionRiskModel()
+    batch = encode_sessions(sessions, model.config.max_events)
+    order = np.random.default_rng(seed).permutation(len(labels))
+    cut = int(0.8 * len(order))
+    train, validation = order[:cut], order[cut:]
+    losses = model.fit(_subset(batch, train), labels[train], callbacks=epoch_callback(on_epoch))
+    ensemble = RiskEnsemble()
+    ensemble.fit_isolation(_subset(batch, train))
+    val_batch = _subset(batch, validation)
+    weights = ensemble.fit_combiner(model.predict(val_batch), val_batch, labels[validation])
+    val_risk = ensemble.predict(model.predict(val_batch), val_batch)
+    common = {
+        "tenant": tenant,
+        "data_hash": data_hash(batch.types, batch.numeric, labels),
+        "feature_schema": list(SESSION_SCHEMA),
+        "library_versions": library_versions(),
+    }
+    session_meta = ModelMetadata(
+        model=SESSION_MODEL,
+        kind="session_transformer",
+        metrics={"first_loss": losses[0], "final_loss": losses[-1]},
+        params=model.metadata(),
+        **common,
+    )
+    accuracy = float(np.mean((val_risk >= 0.5) == labels[validation]))
+    ensemble_meta = ModelMetadata(
+        model=ENSEMBLE_MODEL,
+        kind="ensemble",
+        metrics={"validation_accuracy": accuracy, **{f"weight_{k}": v for k, v in weights.items()}},
+        params={"inputs": list(weights)},
+        **common,
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        model.model.save(Path(folder) / "model.keras")
+        stored_session = registry.register(session_meta, Path(folder))
+    with tempfile.TemporaryDirectory() as folder:
+        joblib.dump(ensemble, Path(folder) / "ensemble.joblib")
+        (Path(folder) / "weights.json").write_text(json.dumps(weights))
+        stored_ensemble = registry.register(ensemble_meta, Path(folder))
+    if promote:
+        registry.promote(tenant, SESSION_MODEL, stored_session.version)
+        registry.promote(tenant, ENSEMBLE_MODEL, stored_ensemble.version)
+    return stored_session, stored_ensemble
+
+
+def load_session_model(folder: Path, metadata: ModelMetadata) -> SessionRiskModel:
+    model = keras().models.load_model(folder / "model.keras", compile=False)
+    return SessionRiskModel.from_parts(model, metadata.params)
+
+
+def load_ensemble(folder: Path, metadata: ModelMetadata) -> RiskEnsemble:
+    import joblib
+
+    # joblib unpickles: only files whose SHA-256 the registry has just verified get here
+    ensemble = joblib.load(folder / "ensemble.joblib")
+    if not isinstance(ensemble, RiskEnsemble):
+        raise TypeError(f"ensemble.joblib holds a {type(ensemble).__name__}, not a RiskEnsemble")
+    return ensemble
