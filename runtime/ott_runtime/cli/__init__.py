@@ -20,8 +20,6 @@ COMMANDS: dict[str, str] = {
     "version": "ott_runtime.cli.version:version",
     "train": "ott_runtime.cli.train:train",
     "eval": "ott_runtime.cli.eval:eval_command",
-    "train": "ott_runtime.cli.train:train",
-    "eval": "ott_runtime.cli.eval:eval_command",
     "dev-cluster": "ott_runtime.cli.devcluster:dev_cluster",
     "operator": "ott_operator.cli:operator",
 }
