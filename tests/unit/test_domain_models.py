@@ -162,3 +162,38 @@ def test_documents_round_trip(path: Path) -> None:
 def test_severity_ranks_in_order() -> None:
     assert [s.rank for s in Severity] == [0, 1, 2, 3]
     assert Severity.CRITICAL.rank > Severity.HIGH.rank > Severity.LOW.rank
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"metadata": {"name": "acme\n"}},
+        {"spec": {"displayName": "X", "encryption": {"rotationInterval": "1h\n"}}},
+        {"spec": {"displayName": "X", "scoring": {"retrainSchedule": "0 3 * * 0\n"}}},
+        {"spec": {"displayName": "X", "gateway": {"host": "api.example.com\n"}}},
+        {
+            "spec": {
+                "displayName": "X",
+                "notifications": {
+                    "webhooks": [
+                        {
+                            "url": "https://hooks.example/a\u00a0b",
+                            "secretRef": {"name": "h", "key": "k"},
+                        }
+                    ]
+                },
+            }
+        },
+    ],
+)
+def test_patterns_match_whole_values_as_go_regexes_do(document: dict[str, object]) -> None:
+    """A trailing newline or a non-ASCII space slips past Python's `$` and `\\S`, not Go's."""
+    tenant = {
+        "apiVersion": "compliance.ott.dev/v1alpha1",
+        "kind": "ComplianceTenant",
+        "metadata": {"name": "acme"},
+        "spec": {"displayName": "X"},
+    }
+    ComplianceTenant.model_validate(tenant)
+    with pytest.raises(ValidationError, match="String should match pattern"):
+        ComplianceTenant.model_validate({**tenant, **document})

@@ -212,7 +212,8 @@ class Retention(SpecModel):
 
 
 class Webhook(SpecModel):
-    url: str = Field(pattern=r"^https?://\S+$", max_length=2048, description="Receiver URL.")
+    # Printable ASCII spelled out: \S means different things to Go, Rust and Python regexes.
+    url: str = Field(pattern=r"^https?://[!-~]+$", max_length=2048, description="Receiver URL.")
     secret_ref: SecretKeyRef = Field(description="Secret key holding the HMAC signing secret.")
     min_severity: Severity = Field(
         default=Severity.HIGH, strict=False, description="Lowest severity that is pushed."
