@@ -141,10 +141,10 @@ class FakeTransport:
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [f for f in self.sent if f["type"] == kind]
 
-    async def until(self, done: Callable[[FakeTransport], bool], timeout: float = 5.0) -> None:
+    async def until(self, done: Callable[[FakeTransport], bool], within: float = 5.0) -> None:
         async def wait() -> None:
             while not done(self):
                 self._changed.clear()
                 await self._changed.wait()
 
-        await asyncio.wait_for(wait(), timeout)
+        await asyncio.wait_for(wait(), within)

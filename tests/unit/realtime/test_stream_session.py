@@ -129,7 +129,7 @@ async def test_a_stalled_client_lags_alone_then_catches_up_exactly_once(live: Li
 async def test_two_unanswered_pings_close_the_connection(live: Live) -> None:
     quick = StreamSettings(heartbeat_seconds=0.05)
     async with session(live, settings=quick) as silent:
-        await silent.until(lambda t: t.closed is not None, timeout=2)
+        await silent.until(lambda t: t.closed is not None, within=2)
     assert silent.closed is not None
     assert silent.closed[0] == CLOSE_HEARTBEAT
     assert len(silent.of_type("ping")) == 2
