@@ -70,7 +70,10 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
  && ottc --help >/dev/null
 
 # Read-only root filesystem: every library that caches or writes config is pointed at /tmp
-# (an emptyDir in the chart), the database and model registry at /var/lib/ottc.
+# (an emptyDir in the chart); `ottc serve`'s state (standalone SQLite, keyrings, model
+# registry) under $XDG_STATE_HOME, i.e. /var/lib/ottc (a volume). In a container `ottc serve`
+# listens on every interface (its default outside one is 127.0.0.1): the operator's scoring
+# Deployment runs plain `serve` and relies on it.
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HOME=/tmp \
@@ -79,12 +82,15 @@ ENV PYTHONUNBUFFERED=1 \
     KERAS_HOME=/tmp/.keras \
     MPLCONFIGDIR=/tmp/.matplotlib \
     TF_CPP_MIN_LOG_LEVEL=2 \
-    OTTC_DATA_DIR=/var/lib/ottc
+    XDG_STATE_HOME=/var/lib/ottc \
+    OTTC_HOST=0.0.0.0 \
+    OTTC_PORT=8080
 
 USER 10001:10001
 WORKDIR /var/lib/ottc
 VOLUME ["/tmp", "/var/lib/ottc"]
-EXPOSE 8080 8443 9090
+# REST, GraphQL, WebSocket, /metrics and the operator's /healthz all use one port.
+EXPOSE 8080
 
 ENTRYPOINT ["ottc"]
 CMD ["serve"]

@@ -81,7 +81,9 @@ def test_three_stages_and_a_non_root_read_only_friendly_runtime() -> None:
     assert uid.isdigit(), "a numeric UID, so that runAsNonRoot can verify it"
     assert int(uid) > 0
     env = " ".join(i["value"] for i in runtime if i["instruction"] == "ENV")
-    for variable in ("HOME=/tmp", "TMPDIR=/tmp", "PYTHONDONTWRITEBYTECODE=1"):
+    # OTTC_HOST: the operator's scoring Deployment runs plain `serve`, whose default outside a
+    # container is 127.0.0.1 (unreachable from its Service).
+    for variable in ("HOME=/tmp", "TMPDIR=/tmp", "PYTHONDONTWRITEBYTECODE=1", "OTTC_HOST=0.0.0.0"):
         assert variable in env
     entrypoint = [i["value"] for i in runtime if i["instruction"] == "ENTRYPOINT"]
     assert entrypoint == ['["ottc"]'], "one image: `ottc operator` and `ottc serve`"
