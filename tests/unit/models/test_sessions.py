@@ -1,0 +1,95 @@
+"""The session Transformer learns risky sessions and explains them; the ensemble weighs and
+calibrates its inputs on a validation split; session features come from OTT events."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ott_runtime.models.ensemble import RiskEnsemble
+from ott_runtime.models.evaluation.ott_benchmark import generate_sessions
+from ott_runtime.models.sessions.features import (
+    EVENT_TYPES,
+    SessionBatch,
+    SessionEvent,
+    encode_sessions,
+    from_event,
+)
+from ott_runtime.models.sessions.transformer import SessionRiskModel, TransformerConfig
+
+TINY = TransformerConfig(max_events=16, model_dim=16, heads=2, ff_dim=32, epochs=12, seed=2)
+
+
+def part(batch: SessionBatch, rows: slice) -> SessionBatch:
+    return SessionBatch(batch.types[rows], batch.numeric[rows])
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[SessionRiskModel, SessionBatch, np.ndarray, list[str]]:
+    sessions, labels, kinds = generate_sessions(seed=4, n_sessions=900)
+    batch = encode_sessions(sessions, TINY.max_events)
+    model = SessionRiskModel(TINY)
+    model.fit(part(batch, slice(0, 600)), labels[:600])
+    return model, batch, labels, kinds
+
+
+def test_encoding_right_aligns_and_keeps_deltas() -> None:
+    events = [SessionEvent("playback.start", 0.0), SessionEvent("ad.impression", 9.0, {"proxy": 1})]
+    batch = encode_sessions([events, [SessionEvent("mystery", 5.0)]], max_events=4)
+    assert batch.types[0].tolist() == [0, 0, 1, EVENT_TYPES.index("ad.impression") + 1]
+    assert batch.numeric[0, 3, 0] == pytest.approx(np.log1p(9.0))
+    assert batch.types[1, 3] == len(EVENT_TYPES)  # unknown type -> "other"
+
+
+def test_features_from_an_ott_event() -> None:
+    event = {
+        "type": "playback.start",
+        "time": "2026-11-26T14:00:00Z",
+        "viewer": {"country": "DE", "is_kids_profile": True},
+        "geo": {"country": "US", "is_proxy": True},
+        "content": {"rating": "TV-MA"},
+    }
+    features = from_event(event, rule_hits=2).features
+    assert features["geo_mismatch"] == features["proxy"] == features["kids_profile"] == 1.0
+    assert features["mature_content"] == 1.0
+    assert features["rule_hits"] == 2.0
+
+
+def test_transformer_learns_risky_sessions(trained: tuple) -> None:
+    model, batch, labels, _ = trained
+    assert model.history[-1] < 0.5 * model.history[0]
+    risk = model.predict(part(batch, slice(600, 900)))
+    assert ((risk >= 0.5) == labels[600:]).mean() > 0.9
+
+
+def test_explanation_names_the_signal(trained: tuple) -> None:
+    model, batch, _, kinds = trained
+    geo = [i for i in range(600, 900) if kinds[i] == "geo_proxy"][:5]
+    rows = np.array(geo)
+    explanations = model.explain(
+        SessionBatch(batch.types[rows], batch.numeric[rows]), part(batch, slice(0, 600))
+    )
+    assert len(explanations) == len(geo)
+    for explanation in explanations:
+        assert explanation.risk > 0.5
+        assert len(explanation.top_features) == 3
+        assert len(explanation.top_events) == 3
+        attention = [a for _, _, a in explanation.top_events]
+        assert attention == sorted(attention, reverse=True)
+    named = {name for e in explanations for name, _ in e.top_features}
+    assert named & {"proxy", "geo_mismatch", "rule_hits"}
+
+
+def test_ensemble_weights_and_calibration(trained: tuple) -> None:
+    model, batch, labels, _ = trained
+    ensemble = RiskEnsemble()
+    ensemble.fit_isolation(part(batch, slice(0, 600)))
+    weights = ensemble.fit_combiner(
+        model.predict(part(batch, slice(600, 750))), part(batch, slice(600, 750)), labels[600:750]
+    )
+    assert set(weights) == {"transformer", "isolation_forest", "rule_hits"}
+    assert weights["transformer"] > 0  # the learned model is trusted
+    test = part(batch, slice(750, 900))
+    probability = ensemble.predict(model.predict(test), test)
+    assert ((probability >= 0.5) == labels[750:]).mean() > 0.9
+    assert ((0.0 <= probability) & (probability <= 1.0)).all()
