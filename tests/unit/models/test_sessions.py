@@ -92,4 +92,4 @@ def test_ensemble_weights_and_calibration(trained: tuple) -> None:
     test = part(batch, slice(750, 900))
     probability = ensemble.predict(model.predict(test), test)
     assert ((probability >= 0.5) == labels[750:]).mean() > 0.9
-    assert ((0.0 <= probability) & (probability <= 1.0)).all()
+    assert ((probability >= 0.0) & (probability <= 1.0)).all()
