@@ -316,3 +316,26 @@ def test_dashboard_and_canary_analysis_query_metrics_the_runtime_exports() -> No
     used = {name for query in queries for name in re.findall(r"\bottc_[a-z_]+", query)}
     assert used
     assert used <= _exported_series(), f"not exported by the runtime: {used - _exported_series()}"
+
+
+def test_canary_rollout_takes_the_pool_template_from_the_chart() -> None:
+    """deploy/rollout/ with values-canary.yaml: the Rollout adopts the chart's pool pods."""
+    rollout_dir = REPO / "deploy" / "rollout"
+    docs = [
+        d
+        for d in yaml.safe_load_all(render("-f", str(rollout_dir / "values-canary.yaml")).stdout)
+        if d
+    ]
+    pool = one(docs, "Deployment", "-pool")
+    assert pool["spec"]["replicas"] == 0, "the Rollout, not the Deployment, runs the pods"
+    assert not [d for d in docs if d["kind"] == "HorizontalPodAutoscaler"]
+    rollout = yaml.safe_load((rollout_dir / "rollout.yaml").read_text())
+    assert rollout["metadata"]["namespace"] == pool["metadata"]["namespace"]
+    assert rollout["spec"]["workloadRef"]["name"] == pool["metadata"]["name"]
+    pod_labels = pool["spec"]["template"]["metadata"]["labels"]
+    assert rollout["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    hpa = yaml.safe_load((rollout_dir / "hpa.yaml").read_text())
+    assert hpa["spec"]["scaleTargetRef"]["kind"] == "Rollout"
+    assert hpa["spec"]["scaleTargetRef"]["name"] == rollout["metadata"]["name"]
+    # the analysis can tell canary from stable only if Prometheus keeps the pod-template hash
+    assert "rollouts-pod-template-hash" in one(docs, "ServiceMonitor")["spec"]["podTargetLabels"]
