@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
@@ -102,8 +102,8 @@ def _settings(cluster: ClusterAccess) -> dict[str, object]:
     return settings
 
 
-def _operator(cluster: ClusterAccess) -> dict[str, object]:
-    deployment: dict[str, object] = json.loads(
+def _operator(cluster: ClusterAccess) -> dict[str, Any]:
+    deployment: dict[str, Any] = json.loads(
         cluster.kubectl(
             "get",
             "deployment",
@@ -154,11 +154,11 @@ def test_install_upgrade_uninstall(chart_prerequisites: ClusterAccess) -> None:
     )
     after = _operator(cluster)
     assert _settings(cluster)["driftInterval"] == "90s"
-    assert after["spec"]["replicas"] == 3  # type: ignore[index]
+    assert after["spec"]["replicas"] == 3
     checksum = "checksum/settings"
     assert (
-        after["spec"]["template"]["metadata"]["annotations"][checksum]  # type: ignore[index]
-        != before["spec"]["template"]["metadata"]["annotations"][checksum]  # type: ignore[index]
+        after["spec"]["template"]["metadata"]["annotations"][checksum]
+        != before["spec"]["template"]["metadata"]["annotations"][checksum]
     )
     history = json.loads(cluster.helm("history", RELEASE, *common[:2], "-o", "json").stdout)
     assert [revision["status"] for revision in history] == ["superseded", "deployed"]
