@@ -14,6 +14,7 @@ import click
 # name -> "module:attribute"; a command is listed here only once it really works.
 COMMANDS: dict[str, str] = {
     "bench": "ott_runtime.cli.bench:bench",
+    "demo": "ott_runtime.cli.demo:demo",
     "keys": "ott_runtime.cli.keys:keys",
     "serve": "ott_runtime.cli.serve:serve",
     "validate": "ott_runtime.cli.validate:validate",

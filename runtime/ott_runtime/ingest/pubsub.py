@@ -9,10 +9,13 @@ LISTEN/NOTIFY will feed :meth:`Broker.publish` too.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,10 @@ class Broker:
 
     def publish(self, message: Message) -> None:
         for listener in tuple(self._listeners):
-            listener(message)
+            try:
+                listener(message)
+            except Exception:  # publishing happens after the commit: never fail the request
+                log.exception("pub/sub listener failed on a %s message", message.topic)
         for subscription in self._subscriptions.get(message.tenant, ()):
             if message.topic in subscription.topics:
                 subscription.offer(message)

@@ -47,7 +47,10 @@ def print_endpoints(host: str, port: int, tls: bool, api_keys: dict[str, str]) -
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
     base = f"{'https' if tls else 'http'}://{shown}:{port}"
     console.print(f"[bold]OTT Compliance runtime[/] on {base}")
-    console.print(f"  API docs  {base}/docs     metrics {base}/metrics     health {base}/readyz")
+    console.print(
+        f"  API docs  {base}/docs     metrics {base}/metrics     health {base}/readyz",
+        soft_wrap=True,
+    )
     if api_keys:
         table = Table("tenant", "API key (send as X-API-Key)", title="Demo API keys")
         for tenant, key in sorted(api_keys.items()):
