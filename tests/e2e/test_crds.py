@@ -84,7 +84,9 @@ def test_invalid_document_is_rejected_naming_the_field(
 def without_empty(value: Any) -> Any:
     if isinstance(value, dict):
         kept = {k: without_empty(v) for k, v in value.items()}
-        return {k: v for k, v in kept.items() if v not in ({}, [])}
+        # None too: the server keeps `null` inside preserve-unknown-fields maps (parameters),
+        # to_document leaves it out; both mean the same override.
+        return {k: v for k, v in kept.items() if v not in ({}, [], None)}
     if isinstance(value, list):
         return [without_empty(v) for v in value]
     return value

@@ -98,6 +98,16 @@ def k8s_path(parts: Sequence[str | int]) -> str:
 # --- the API server's side --------------------------------------------------------------
 
 
+def prune_nulls(value: Json, schema: dict[str, Json]) -> Json:
+    """Null fields are dropped before defaulting (none of our schemas is nullable)."""
+    if isinstance(value, dict) and "properties" in schema:
+        props = schema["properties"]
+        return {k: prune_nulls(v, props.get(k, {})) for k, v in value.items() if v is not None}
+    if isinstance(value, list) and "items" in schema:
+        return [prune_nulls(item, schema["items"]) for item in value]
+    return value
+
+
 def apply_defaults(value: Json, schema: dict[str, Json]) -> Json:
     """Structural defaulting: a missing property with a default gets it, then its insides."""
     if isinstance(value, dict) and "properties" in schema:
@@ -160,7 +170,7 @@ def cel_errors(value: Json, schema: dict[str, Json], path: list[str | int]) -> I
 
 def crd_verdict(document: dict[str, Json]) -> list[str]:
     schema = SCHEMAS[document["kind"]]
-    defaulted = apply_defaults(copy.deepcopy(document), schema)
+    defaulted = apply_defaults(prune_nulls(copy.deepcopy(document), schema), schema)
     # CEL rules run on documents that passed the schema, as their types are then known.
     return schema_errors(defaulted, schema) or list(cel_errors(defaulted, schema, []))
 
@@ -211,7 +221,7 @@ def prune_empty(value: Json) -> Json:
 def test_model_defaults_equal_api_server_defaults(doc: CorpusDoc) -> None:
     """What the API server stores and what the model reads are the same tenant."""
     schema = SCHEMAS[doc.document["kind"]]
-    stored = apply_defaults(copy.deepcopy(doc.document), schema)
+    stored = apply_defaults(prune_nulls(copy.deepcopy(doc.document), schema), schema)
     parsed = MODELS[doc.document["kind"]].model_validate(doc.document)
     as_read = parsed.model_dump(mode="json", by_alias=True, exclude_none=True)
     for key in ("metadata",):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.alias_generators import to_camel
 
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -35,6 +35,15 @@ class SpecModel(BaseModel):
         frozen=True,
         strict=True,
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _prune_nulls(cls, data: Any) -> Any:
+        """``field: null`` means "not set": the API server prunes such fields before defaulting
+        (the schemas are not nullable), so ``scoring: null`` gets the default scoring."""
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
 
     def to_document(self) -> dict[str, Any]:
         """The wire form: camelCase keys, unset optional fields left out."""
