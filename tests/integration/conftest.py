@@ -3,18 +3,11 @@ runtime app with three tenants over SQLite or PostgreSQL."""
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
@@ -24,6 +17,12 @@ from ott_runtime.domain.regulation import RegulationSet
 from ott_runtime.domain.tenant import ComplianceTenant
 from ott_runtime.ingest.rules import runtime_for_tenant
 from ott_runtime.ingest.service import RuntimeService
+from ott_runtime.storage.pgcluster import (
+    PostgresCluster,
+    PostgresUnavailable,
+    free_port,
+    throwaway_postgres,
+)
 
 TENANTS = ("acme", "globex", "initech")
 REGULATION = {
@@ -67,103 +66,31 @@ REGULATION = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+# names other test modules import
+PostgresServer = PostgresCluster
+_free_port = free_port
 
 
-def _postgres_bin() -> Path:
-    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
-        if Path(candidate, "initdb").exists():
-            return Path(candidate)
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        return Path(subprocess.check_output([pg_config, "--bindir"], text=True).strip())
-    pytest.fail("PostgreSQL is not installed: run hack/bootstrap.sh (apt-get install postgresql)")
-
-
-@dataclass
-class PostgresServer:
-    port: int
-    user: str
-
-    def url(self, database: str) -> str:
-        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
+async def _fresh_database(server: PostgresCluster) -> str:
+    return await server.create_database()
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
+def postgres() -> Iterator[PostgresCluster]:
     """A private PostgreSQL cluster on a free loopback port, removed afterwards."""
-    bin_dir = _postgres_bin()
-    root = Path(tempfile.mkdtemp(prefix="ottc-pg-"))
-    data, port = root / "data", _free_port()
-    as_user: list[str] = []
-    user = os.environ.get("USER", "postgres")
-    if os.geteuid() == 0:  # initdb refuses root: run the cluster as the postgres user
-        shutil.chown(root, "postgres")
-        root.chmod(0o700)
-        as_user, user = ["runuser", "-u", "postgres", "--"], "postgres"
-    subprocess.run(
-        [
-            *as_user,
-            str(bin_dir / "initdb"),
-            "-D",
-            str(data),
-            "-A",
-            "trust",
-            "-U",
-            user,
-            "--no-sync",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    options = (
-        f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off -c max_connections=200"
-    )
-    subprocess.run(
-        [
-            *as_user,
-            str(bin_dir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            options,
-            "-l",
-            str(root / "log"),
-            "-w",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
     try:
-        yield PostgresServer(port, user)
-    finally:
-        subprocess.run(
-            [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            check=False,
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
-
-
-async def _fresh_database(server: PostgresServer) -> str:
-    name = "t_" + uuid.uuid4().hex[:12]
-    connection = await asyncpg.connect(server.url("postgres"))
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return server.url(name)
+        with throwaway_postgres() as cluster:
+            yield cluster
+    except PostgresUnavailable as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'ottc.db'}"
-    return await _fresh_database(request.getfixturevalue("postgres"))
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    return await cluster.create_database()
 
 
 def tenant_document(name: str, **spec: object) -> ComplianceTenant:
