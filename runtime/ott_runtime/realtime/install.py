@@ -3,12 +3,16 @@ PostgreSQL fan-out when the database is PostgreSQL, and the `/v1/stream` endpoin
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
 from fastapi import FastAPI
 
 from ott_runtime.ingest.pubsub import Message
 from ott_runtime.ingest.service import RuntimeService
 from ott_runtime.realtime.fanout import PostgresFanout
-from ott_runtime.realtime.hub import StreamHub
+from ott_runtime.realtime.hub import Delivery, StreamHub
+from ott_runtime.realtime.protocol import ChannelFilter
 from ott_runtime.realtime.replay import Replayer
 from ott_runtime.realtime.session import StreamMetrics, StreamSettings
 
@@ -38,6 +42,23 @@ class Realtime:
         if self.fanout is not None:
             self.fanout.forward(message)
 
+    async def follow(
+        self, tenant: str, channel: str, channel_filter: ChannelFilter
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Live messages of one channel for GraphQL subscriptions (no resume: a lagging
+        subscriber skips what it missed)."""
+        feed = self.hub.attach(tenant, self.settings.queue_size)
+        feed.filters[channel] = channel_filter
+        try:
+            while True:
+                item = await feed.next()
+                if item is None:
+                    feed.lagging, feed.dropped = False, 0
+                elif isinstance(item, Delivery):
+                    yield item.data
+        finally:
+            self.hub.detach(feed)
+
     async def start(self) -> None:
         if self.fanout is not None:
             await self.fanout.start()
@@ -50,10 +71,12 @@ class Realtime:
 
 def install_realtime(app: FastAPI, service: RuntimeService) -> Realtime:
     from ott_runtime.api import stream
+    from ott_runtime.graphql.router import graphql_router
 
     realtime = Realtime(
         service, StreamMetrics(app.state.metrics.registry), StreamSettings.from_env()
     )
     app.state.realtime = realtime
     app.include_router(stream.router)
+    app.include_router(graphql_router(), prefix="/v1/graphql")
     return realtime

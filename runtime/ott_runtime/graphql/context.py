@@ -1,0 +1,131 @@
+"""Per-operation context: the authenticated tenant (same keys, rate limit and metering as
+REST) and the DataLoaders that batch nested reads into one statement per kind.
+
+Admin scope: a key registered with the label ``admin`` (``register_key(..., label="admin")``,
+or the operator's admin key Secret) may also run the admin mutations (``clearCache``).
+Keys come in ``X-API-Key`` / ``Authorization: Bearer`` on HTTP, and in the
+``connection_init`` payload (``{"apiKey": ...}``) on the graphql-transport-ws socket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fastapi.requests import HTTPConnection
+from graphql import GraphQLError
+from strawberry.dataloader import DataLoader
+from strawberry.fastapi import BaseContext
+
+from ott_runtime.api.ratelimit import per_second_for
+from ott_runtime.graphql.rows import GraphRows
+from ott_runtime.ingest.service import RuntimeService
+from ott_runtime.ingest.tenants import TenantRuntime
+from ott_runtime.realtime.install import Realtime
+from ott_runtime.storage import TenantScope
+from ott_runtime.storage.directory import hash_api_key
+from ott_runtime.storage.tables import EventRow, RiskScoreRow, ViolationRow
+
+ADMIN_LABEL = "admin"
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def graph_error(message: str, code: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": code})
+
+
+@dataclass(frozen=True)
+class Principal:
+    scope: TenantScope
+    runtime: TenantRuntime
+    admin: bool
+
+
+class GraphContext(BaseContext):
+    def __init__(self, service: RuntimeService, realtime: Realtime, connection: HTTPConnection):
+        super().__init__()
+        self.service, self.realtime, self.connection = service, realtime, connection
+        self._principal: Principal | None = None
+        self._loaders: dict[str, DataLoader[Any, Any]] = {}
+
+    def _presented_key(self) -> str | None:
+        params = self.connection_params if isinstance(self.connection_params, dict) else {}
+        key = params.get("apiKey") or params.get("X-API-Key")
+        if isinstance(key, str) and key:
+            return key
+        headers = self.connection.headers
+        key = headers.get("x-api-key")
+        authorization = headers.get("authorization", "")
+        if key is None and authorization.lower().startswith("bearer "):
+            key = authorization[7:].strip()
+        return key or None
+
+    async def principal(self) -> Principal:
+        """The caller's tenant, authenticated once per operation (or per socket)."""
+        if self._principal is not None:
+            return self._principal
+        api_key = self._presented_key()
+        if api_key is None:
+            raise graph_error("send the tenant's API key in X-API-Key", "UNAUTHENTICATED")
+        directory = self.service.store.directory
+        scope = await directory.authenticate(api_key)
+        if scope is None:
+            raise graph_error("the API key is unknown or revoked", "UNAUTHENTICATED")
+        runtime = self.service.tenants.get(scope.tenant_id)
+        if runtime is None:
+            raise graph_error("this key's tenant is not served here", "FORBIDDEN")
+        limiter = self.connection.app.state.rate_limiter
+        wait = limiter.acquire(hash_api_key(api_key), per_second_for(runtime.spec))
+        if wait > 0:
+            raise graph_error(
+                f"the key's rate limit is exceeded; retry in {wait:.2f} s", "RATE_LIMITED"
+            )
+        self.service.meter.count(scope.tenant_id)
+        admin = (await directory.key_label(api_key)) == ADMIN_LABEL
+        self._principal = Principal(scope, runtime, admin)
+        return self._principal
+
+    async def admin(self) -> Principal:
+        principal = await self.principal()
+        if not principal.admin:
+            raise graph_error(
+                "this needs an admin key (a key registered with label 'admin')", "FORBIDDEN"
+            )
+        return principal
+
+    def _loader(
+        self,
+        name: str,
+        load: Callable[[GraphRows, Sequence[K]], Awaitable[Mapping[K, V]]],
+        missing: V,
+    ) -> DataLoader[K, V]:
+        loader = self._loaders.get(name)
+        if loader is None:
+
+            async def batch(keys: list[K]) -> list[V]:
+                principal = await self.principal()
+                async with self.service.database.session() as session:
+                    found = await load(GraphRows(session, principal.scope), keys)
+                return [found.get(key, missing) for key in keys]
+
+            loader = DataLoader(batch)
+            self._loaders[name] = loader
+        return loader
+
+    @property
+    def events(self) -> DataLoader[str, EventRow | None]:
+        return self._loader("events", lambda rows, ids: rows.events_by_id(ids), None)
+
+    @property
+    def risk(self) -> DataLoader[str, RiskScoreRow | None]:
+        return self._loader("risk", lambda rows, ids: rows.risk_by_event(ids), None)
+
+    @property
+    def violations_of(self) -> DataLoader[str, list[ViolationRow]]:
+        return self._loader("violations", lambda rows, ids: rows.violations_by_event(ids), [])
+
+
+async def context_for(connection: HTTPConnection) -> GraphContext:
+    return GraphContext(connection.app.state.service, connection.app.state.realtime, connection)
