@@ -3,6 +3,8 @@ calibrates its inputs on a validation split; session features come from OTT even
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -93,3 +95,35 @@ def test_ensemble_weights_and_calibration(trained: tuple) -> None:
     probability = ensemble.predict(model.predict(test), test)
     assert ((probability >= 0.5) == labels[750:]).mean() > 0.9
     assert ((probability >= 0.0) & (probability <= 1.0)).all()
+
+
+def test_tenant_models_serve_promoted_versions_and_explain_alerts(tmp_path: Path) -> None:
+    from ott_runtime.models.registry import DirectoryBackend, ModelRegistry
+    from ott_runtime.models.serving import TenantModels
+    from ott_runtime.models.training import SESSION_MODEL, train_sessions
+
+    registry = ModelRegistry(DirectoryBackend(tmp_path))
+    sessions, labels, kinds = generate_sessions(seed=9, n_sessions=400)
+    small = TransformerConfig(max_events=16, model_dim=8, heads=2, ff_dim=16, epochs=6, seed=1)
+    _, ensemble_meta = train_sessions(registry, "acme", sessions, labels, SessionRiskModel(small))
+    assert ensemble_meta.metrics["validation_accuracy"] > 0.8
+    served = TenantModels(registry, "acme")
+    states = served.start()
+    assert states["session-risk"] == "swapped to v1"
+    assert "no promoted version" not in states["risk-ensemble"]
+    risky = [s for s, k in zip(sessions, kinds, strict=True) if k == "targeted_kids"][:3]
+    clean = [s for s, k in zip(sessions, kinds, strict=True) if k == "clean"][:3]
+    scored = served.score_sessions([*risky, *clean])
+    assert sum(r.risk >= 0.5 for r in scored[:3]) >= 2
+    assert all(r.explanation is not None for r in scored if r.risk >= 0.5)
+    assert all(r.explanation is None for r in scored if r.risk < 0.5)
+
+    # a promoted version whose weights were damaged is refused; v1 keeps serving
+    train_sessions(registry, "acme", sessions, labels, SessionRiskModel(small))
+    (registry.backend.version_dir("acme", SESSION_MODEL, 2) / "model.keras").write_bytes(b"junk")
+    states = served.refresh()
+    assert states["session-risk"].startswith("refused")
+    assert "corrupt" in states["session-risk"]
+    assert states["risk-ensemble"] == "swapped to v2"
+    assert served.sessions.version == 1
+    assert len(served.score_sessions(clean)) == 3
