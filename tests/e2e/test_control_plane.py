@@ -63,6 +63,14 @@ def test_readyz_reports_every_check_ok(control_plane: ClusterAccess) -> None:
     assert control_plane.server.startswith("https://")
 
 
+def test_helm_reaches_the_cluster(control_plane: ClusterAccess, namespace: str) -> None:
+    listed = control_plane.helm("list", "--namespace", namespace, "--output", "json")
+    assert json.loads(listed.stdout) == []
+    missing = control_plane.helm("status", "no-such-release", "-n", namespace, check=False)
+    assert missing.returncode != 0
+    assert "release: not found" in missing.stderr
+
+
 def token_kubeconfig(cluster: ClusterAccess, token: str, path: Path) -> Path:
     """The admin kubeconfig's cluster, but authenticated by `token` alone."""
     config = yaml.safe_load(cluster.kubeconfig.read_text())

@@ -18,7 +18,12 @@ from pathlib import Path
 
 import click
 
-from ott_runtime.devcluster import ControlPlane, ControlPlaneError, ToolsNotFoundError
+from ott_runtime.devcluster import (
+    ControlPlane,
+    ControlPlaneError,
+    ToolsNotFoundError,
+    find_tools_bin,
+)
 from ott_runtime.devcluster.controlplane import DEFAULT_START_TIMEOUT_S, OWNER_MARKER
 
 STATE_DIR_ENV = "OTTC_DEV_CLUSTER_DIR"
@@ -94,8 +99,14 @@ def dev_cluster() -> None:
     show_default=True,
     help="Seconds to wait for the API to be ready.",
 )
+@click.option(
+    "--build/--no-build",
+    default=True,
+    show_default=True,
+    help="Run hack/build-tools.sh when the binaries are missing (the first build takes minutes).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the `export KUBECONFIG=...` line.")
-def up(state_dir: Path, timeout: float, quiet: bool) -> None:
+def up(state_dir: Path, timeout: float, build: bool, quiet: bool) -> None:
     """Start the dev cluster, or report the one already running."""
     with _locked(state_dir):
         existing = ControlPlane.attach(state_dir)
@@ -110,7 +121,9 @@ def up(state_dir: Path, timeout: float, quiet: bool) -> None:
             _remove_stale(existing, state_dir)
         started = time.monotonic()
         try:
-            plane = ControlPlane(state_dir=state_dir, detached=True)
+            plane = ControlPlane(
+                state_dir=state_dir, bin_dir=find_tools_bin(build=build), detached=True
+            )
             plane.start(timeout_s=timeout)
         except (ToolsNotFoundError, ControlPlaneError) as error:
             raise click.ClickException(f"dev cluster did not start: {error}") from error

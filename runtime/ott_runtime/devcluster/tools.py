@@ -64,17 +64,18 @@ def find_tools_bin(build: bool = True) -> Path:
         )
     if not build:
         raise ToolsNotFoundError(f"{TOOLS_BIN_ENV} is not set and building was not allowed")
+    # stderr passes through: a first build takes ~10 minutes and reports its progress there.
     result = subprocess.run(
         ["bash", str(root / BUILD_SCRIPT)],
         cwd=root,
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
         check=False,
     )
     if result.returncode != 0:
-        stderr_tail = "\n".join(result.stderr.splitlines()[-20:])
         raise ToolsNotFoundError(
-            f"{BUILD_SCRIPT} failed (exit {result.returncode}):\n{stderr_tail}"
+            f"{BUILD_SCRIPT} failed (exit {result.returncode}); its messages are above. "
+            f"Or point {TOOLS_BIN_ENV} at a directory with {', '.join(REQUIRED_BINARIES)}."
         )
     printed = result.stdout.strip().splitlines()
     if not printed:
