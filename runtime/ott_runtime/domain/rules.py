@@ -301,6 +301,7 @@ class _CompiledRule:
     rule: ResolvedRule
     program: cel.Program
     aggregates_alias: str
+    qualified_id: str
 
 
 @dataclass
@@ -428,7 +429,7 @@ class CompiledRules:
         hits: list[RuleHit] = []
         for item in compiled:
             rule = item.rule
-            qualified = rule.qualified_id
+            qualified = item.qualified_id
             stats.evaluated[qualified] += 1
             try:
                 result = item.program.execute(context)
@@ -487,7 +488,7 @@ def compile_rules(resolved: ResolvedRules) -> CompiledRules:
             except ValueError as exc:  # a parameter with no CEL literal (NaN, a set, ...)
                 errors.append(RuleError(regulation.name, rule.id, 1, 1, f"parameters: {exc}"))
                 continue
-            item = _CompiledRule(rule, rewritten, aliases["aggregates"])
+            item = _CompiledRule(rule, rewritten, aliases["aggregates"], rule.qualified_id)
             for event_type in rule.applies_to:
                 by_type.setdefault(event_type, []).append(item)
     if errors:
