@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from pydantic import ValidationError
 
@@ -71,3 +74,15 @@ def test_checked_in_schemas_are_current() -> None:
         assert path.exists(), f"missing {path}: run python -m ott_runtime.domain.events"
         assert path.read_text() == text, f"{path} is stale: run python -m ott_runtime.domain.events"
     assert sorted(p.name for p in SCHEMA_DIR.glob("*.json")) == sorted(expected)
+
+
+def test_scenario_events_pass_the_model_and_the_published_schema() -> None:
+    scenario = Path(__file__).resolve().parents[2] / "examples" / "events" / "scenario.jsonl"
+    events = [json.loads(line) for line in scenario.read_text().splitlines() if line.strip()]
+    assert {e["type"] for e in events} >= {"playback.start", "ad.impression", "data.transfer"}
+    for event in events:
+        parse_event(event)
+        schema = json.loads((SCHEMA_DIR / f"{event['type']}.json").read_text())
+        jsonschema.Draft202012Validator(schema).validate(event)
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.Draft202012Validator(schema).validate({**event, "unknown": 1})
