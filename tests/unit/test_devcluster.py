@@ -254,6 +254,28 @@ def test_start_failure_reports_the_components_log(tmp_path: Path) -> None:
     assert not (tmp_path / "state").exists()
 
 
+def test_ctrl_c_during_start_stops_what_was_launched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = _fake_bin_dir(tmp_path / "bin", REQUIRED_BINARIES)
+    for name in ("etcd", "kube-apiserver"):
+        (bin_dir / name).write_text("#!/bin/sh\nexec sleep 60\n")
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ControlPlane, "_wait_for", interrupted)
+    plane = ControlPlane(state_dir=tmp_path / "state", bin_dir=bin_dir, detached=True)
+    with pytest.raises(KeyboardInterrupt):
+        plane.start()
+    # Both were launched and recorded before the interrupt, and both are gone now.
+    recorded = ControlPlane.attach(tmp_path / "state")
+    assert recorded is not None
+    pids = [c.pid for c in recorded.components]
+    assert [c.name for c in recorded.components] == ["etcd", "kube-apiserver"]
+    assert all(_wait_until_dead(pid) for pid in pids)
+
+
 def test_refuses_a_foreign_state_dir(tmp_path: Path) -> None:
     state_dir = tmp_path / "precious"
     state_dir.mkdir()

@@ -181,15 +181,21 @@ class ControlPlane(ClusterAccess):
         write_pki(pki, self.pki_files.ca_cert.parent)
         if not self.detached:
             atexit.register(self.stop)
-        for attempt in range(1, START_ATTEMPTS + 1):
-            try:
-                self._start_once(pki, timeout_s)
-                return self
-            except ControlPlaneError as error:
-                self._stop_components()
-                if PORT_CLASH not in str(error) or attempt == START_ATTEMPTS:
-                    self._forget_atexit()
-                    raise
+        try:
+            for attempt in range(1, START_ATTEMPTS + 1):
+                try:
+                    self._start_once(pki, timeout_s)
+                    return self
+                except ControlPlaneError as error:
+                    # Ports are picked free but taken later, so another process can win one.
+                    if PORT_CLASH not in str(error) or attempt == START_ATTEMPTS:
+                        raise
+                    self._stop_components()
+        except BaseException:
+            # Also on Ctrl-C: nothing half-started may survive. The logs stay for a look.
+            self._stop_components()
+            self._forget_atexit()
+            raise
         raise AssertionError("unreachable")
 
     def stop(self) -> None:
@@ -231,7 +237,7 @@ class ControlPlane(ClusterAccess):
         try:
             with self._http() as client:
                 return client.get(f"{self.server}/readyz").status_code == 200
-        except httpx.HTTPError:
+        except (httpx.HTTPError, OSError):  # OSError: certificates gone with a removed state dir
             return False
 
     # -- internals ---------------------------------------------------------------------------
@@ -283,19 +289,14 @@ class ControlPlane(ClusterAccess):
             "/api/v1/namespaces/default/serviceaccounts/default",
             deadline,
         )
-        self._save_state()
 
     def _launch(self, name: str, args: list[str]) -> None:
         log_path = self.state_dir / "logs" / f"{name}.log"
         self.components.append(
-            launch(
-                name,
-                self.bin_dir / name,
-                args,
-                log_path,
-                die_with_parent=not self.detached,
-            )
+            launch(name, self.bin_dir / name, args, log_path, die_with_parent=not self.detached)
         )
+        # Recorded at once, so that `ottc dev-cluster down` finds even a half-started cluster.
+        self._save_state()
 
     def _wait_for(self, what: str, path: str, deadline: float) -> None:
         last = "no answer yet"
