@@ -1,19 +1,36 @@
 """Mounts the schema on FastAPI: POST/GET queries, GraphiQL on GET from a browser, and
-subscriptions over graphql-transport-ws on the same path."""
+subscriptions over graphql-transport-ws on the same path.
+
+On the socket the key goes in the ``connection_init`` payload (``{"apiKey": ...}``); a
+missing or wrong key closes the socket with 4403 before any subscription starts.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+from graphql import GraphQLError
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UnsetType
 
 from ott_runtime.graphql.context import GraphContext, context_for
 from ott_runtime.graphql.schema import schema
 
 
+class TenantGraphQLRouter(GraphQLRouter[GraphContext, None]):
+    async def on_ws_connect(self, context: GraphContext) -> UnsetType | dict[str, Any] | None:
+        try:
+            principal = await context.principal()
+        except GraphQLError as error:
+            raise ConnectionRejectionError({"message": error.message}) from None
+        return {"tenant": principal.scope.tenant_id}
+
+
 def graphql_router() -> GraphQLRouter[GraphContext, None]:
-    return GraphQLRouter(
+    return TenantGraphQLRouter(
         schema,
         context_getter=context_for,
         graphql_ide="graphiql",

@@ -12,6 +12,7 @@ from typing import Any, TypeAlias
 
 import orjson
 import strawberry
+from graphql import GraphQLError
 from strawberry.scalars import JSON
 
 from ott_runtime.dashboard.forecast import METHOD, holt
@@ -328,7 +329,17 @@ class Mutation:
                 principal.scope, orjson.dumps({"events": events})
             )
         except IngestError as error:
-            raise graph_error(f"{error.title}: {error.detail}", "INVALID_EVENTS") from None
+            problems = "; ".join(
+                f"event {p.index}: {p.field}: {p.message}" for p in error.problems[:10]
+            )
+            raise GraphQLError(
+                f"{error.title}: {error.detail}" + (f" ({problems})" if problems else ""),
+                extensions={
+                    "code": "INVALID_EVENTS",
+                    "status": error.status,
+                    "problems": [p.to_json() for p in error.problems],
+                },
+            ) from None
         return IngestOutcome(
             accepted=len(result.accepted),
             duplicates=result.duplicates,
