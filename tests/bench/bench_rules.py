@@ -20,6 +20,7 @@ import cel
 
 from ott_runtime.benchreport import BenchReport, median_seconds
 from ott_runtime.domain.aggregates import WindowAggregator
+from ott_runtime.domain.cel_expressions import trim_event
 from ott_runtime.domain.documents import load_resources
 from ott_runtime.domain.events import parse_event, to_rule_input
 from ott_runtime.domain.rules import compile_rules, resolve_rules
@@ -95,11 +96,18 @@ def main() -> None:
         )
         trivial = cel.compile("true")
         convert = _per_call(
-            lambda: [trivial.execute(cel.Context(variables={"event": e})) for e in events]
+            lambda: [
+                trivial.execute(
+                    cel.Context(
+                        variables={"event": trim_event(e, compiled.event_fields(e["type"]))}
+                    )
+                )
+                for e in events
+            ]
         ) / len(events)
         rules_alone = (total_engine - convert * len(events)) / total_rules
         report.note(
-            f"of which converting the event to CEL once: {convert * 1e6:.1f} µs/event; "
+            f"of which converting the fields rules read to CEL: {convert * 1e6:.1f} µs/event; "
             f"rules alone: {rules_alone * 1e6:.1f} µs/rule"
         )
         observe = _per_call(lambda: [windows.observe(e) for e in events]) / len(events)

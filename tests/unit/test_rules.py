@@ -298,3 +298,13 @@ def test_inlined_parameters_keep_their_values() -> None:
     event = ad(ad={"id": 'say "hi"\\now', "category": "ümlaut ✓"})
     hits = {h.rule_id for h in compiled.evaluate(event)}
     assert hits == {f"r{i}" for i in range(len(conditions))}, compiled.stats.last_error
+
+
+def test_only_fields_rules_read_are_converted_unless_event_is_used_whole() -> None:
+    assert COMPILED.event_fields("ad.impression") == frozenset({"ad"})
+    whole = compile_rules(resolve_rules(tenant([], [rule("w", "size(event) > 3")]), {}))
+    assert whole.event_fields("ad.impression") is None
+    assert [h.rule_id for h in whole.evaluate(ad(viewer={"id": "v"}))] == ["w"]
+    sections = compile_rules(resolve_rules(tenant([], [rule("s", "has(event.viewer)")]), {}))
+    assert [h.rule_id for h in sections.evaluate(ad(viewer={"id": "v"}))] == ["s"]
+    assert sections.evaluate(ad()) == []

@@ -21,9 +21,10 @@ from typing import Any
 
 import cel
 
-from ott_runtime.domain.cel_expressions import rewrite_roots
+from ott_runtime.domain.cel_expressions import event_sections, rewrite_roots, trim_event
 from ott_runtime.domain.durations import parse_duration
 from ott_runtime.domain.regulation import Aggregate, AggregateFn
+from ott_runtime.domain.resolution import ResolvedRules
 
 _MISSING = object()
 
@@ -125,6 +126,7 @@ class WindowAggregator:
         self.max_groups = max_groups
         self.max_entries = max_entries
         self._by_type: dict[str, list[_Series]] = {}
+        self._sections: dict[str, frozenset[str] | None] = {}
         self._series: list[_Series] = []
         for regulation, specs in aggregates.items():
             constants = {"params": dict(parameters.get(regulation, {}))}
@@ -138,9 +140,12 @@ class WindowAggregator:
                 )
                 self._series.append(series)
                 self._by_type.setdefault(spec.of, []).append(series)
+        for event_type, series_list in self._by_type.items():
+            filters = [s.spec.where for s in series_list if s.spec.where is not None]
+            self._sections[event_type] = event_sections(filters)
 
     @classmethod
-    def for_rules(cls, resolved: Any, **limits: int) -> WindowAggregator:
+    def for_rules(cls, resolved: ResolvedRules, **limits: int) -> WindowAggregator:
         """From a ``ResolvedRules`` (its aggregates and merged parameters)."""
         return cls(resolved.aggregates, resolved.parameters, **limits)
 
@@ -150,7 +155,8 @@ class WindowAggregator:
         if series.where is None:
             return True
         if not converted:  # convert the event once for all filters of this event
-            converted.append(cel.Context(variables={"event": dict(event)}))
+            sections = self._sections[str(event.get("type", ""))]
+            converted.append(cel.Context(variables={"event": trim_event(event, sections)}))
         try:
             return series.where.execute(converted[0]) is True
         except Exception:  # a filter that cannot read the event does not count it

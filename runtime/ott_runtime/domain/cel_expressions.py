@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,6 +195,27 @@ def _non_boolean(source: str, tokens: list[Token]) -> ExpressionProblem | None:
             line, column, "condition must be boolean (true = violation), not a value"
         )
     return None
+
+
+def event_sections(sources: Iterable[str]) -> frozenset[str] | None:
+    """The top-level event fields (``viewer``, ``time``...) the expressions read, or None
+    when one reads ``event`` as a whole. Converting only those to CEL is cheaper."""
+    sections: set[str] = set()
+    for source in sources:
+        for _, root, member in _root_references(tokenize(source)):
+            if root.text != "event":
+                continue
+            if member is None:
+                return None
+            sections.add(member.text)
+    return frozenset(sections)
+
+
+def trim_event(event: Mapping[str, Any], sections: frozenset[str] | None) -> dict[str, Any]:
+    """``event`` reduced to ``sections`` (all of it when None)."""
+    if sections is None:
+        return event if isinstance(event, dict) else dict(event)
+    return {key: event[key] for key in sections if key in event}
 
 
 def cel_literal(value: Any) -> str:

@@ -24,10 +24,12 @@ import cel
 from ott_runtime.domain.cel_expressions import (
     check_expression,
     compile_expression,
+    event_sections,
     position,
     render_template,
     rewrite_roots,
     template_paths,
+    trim_event,
 )
 from ott_runtime.domain.events import EVENT_TYPES
 from ott_runtime.domain.regulation import Aggregate, Rule, Severity
@@ -202,6 +204,11 @@ class CompiledRules:
         self.resolved = resolved
         self.stats = EvaluationStats()
         self._by_type = by_type
+        # Per event type, the event fields its rules read: only those are converted.
+        self._sections = {
+            event_type: event_sections(item.rule.when for item in items)
+            for event_type, items in by_type.items()
+        }
         self._aggregate_aliases = aggregate_aliases  # regulation -> CEL variable
 
     @property
@@ -210,6 +217,10 @@ class CompiledRules:
 
     def rules_for(self, event_type: str) -> tuple[ResolvedRule, ...]:
         return tuple(c.rule for c in self._by_type.get(event_type, ()))
+
+    def event_fields(self, event_type: str) -> frozenset[str] | None:
+        """Top-level event fields the rules of this type read (None: the whole event)."""
+        return self._sections.get(event_type, frozenset())
 
     def evaluations_for(self, event_type: str) -> int:
         """How many rules an event of this type is evaluated against (for metering)."""
@@ -233,7 +244,8 @@ class CompiledRules:
             return []
         event_dict = event if isinstance(event, dict) else dict(event)
         aggregates = aggregates or {}
-        variables: dict[str, Any] = {"event": event_dict}
+        event_type = str(event.get("type", ""))
+        variables: dict[str, Any] = {"event": trim_event(event_dict, self._sections[event_type])}
         for regulation, alias in self._aggregate_aliases.items():
             variables[alias] = dict(aggregates.get(regulation, {}))
         # One context per event: the event is converted to CEL values once for all rules
