@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ott_runtime.domain.aggregates import WindowAggregator
 from ott_runtime.domain.documents import load_resources
 from ott_runtime.domain.events import parse_event, to_rule_input
 from ott_runtime.domain.rules import compile_rules, resolve_rules
@@ -322,3 +323,33 @@ def test_rule_fires_and_stays_quiet(
     assert rule_id not in _hits(set_name, miss_event, aggregates and aggregates["miss"])
     stats = COMPILED[set_name].stats
     assert stats.errors[f"{set_name}/{rule_id}"] == 0, stats.last_error
+
+
+def _feed(tenant_spec: dict[str, Any], events: list[dict[str, Any]]) -> list[list[str]]:
+    resolved = resolve_rules(ComplianceTenantSpec.model_validate(tenant_spec), SETS)
+    compiled, windows = compile_rules(resolved), WindowAggregator.for_rules(resolved)
+    return [[h.rule_id for h in compiled.evaluate(e, windows.observe(e))] for e in events]
+
+
+def test_avmsd_hourly_limit_through_the_windows() -> None:
+    spots = [
+        event("ad.impression", {"ad": {"durationSeconds": 30}}, f"2026-11-26T10:{m:02d}:00+01:00")
+        for m in range(0, 50, 2)
+    ]  # 25 spots of 30 s within 50 minutes: 750 s > 720 s on the 25th
+    hits = _feed({"displayName": "t", "regulations": [{"name": "eu-avmsd"}]}, spots)
+    assert ["ad-time-limit" in h for h in hits] == [False] * 24 + [True]
+    # A tenant override of the limit moves the point where it fires.
+    stricter = {"displayName": "t", "regulations": [
+        {"name": "eu-avmsd", "parameters": {"adSecondsPerHourMax": 600}}]}  # fmt: skip
+    hits = _feed(stricter, spots)
+    assert ["ad-time-limit" in h for h in hits] == [False] * 20 + [True] * 5
+
+
+def test_european_works_share_over_a_catalogue() -> None:
+    titles = [
+        event("content.publish", {"content": {"id": f"t{i}", "isEuropeanWork": i % 4 == 0}})
+        for i in range(60)
+    ]  # 15 of 60 European (25 %): fires once the catalogue reaches 50 titles
+    hits = _feed({"displayName": "t", "regulations": [{"name": "eu-avmsd"}]}, titles)
+    fired = [i for i, h in enumerate(hits) if "european-works-share" in h]
+    assert fired == list(range(49, 60))

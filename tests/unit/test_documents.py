@@ -105,3 +105,15 @@ def test_load_resources_reads_the_examples() -> None:
     assert {"gdpr", "coppa", "eu-avmsd"} <= set(sets)
     assert all(isinstance(t, ComplianceTenant) for t in tenants.values())
     assert any(t.spec.isolation.value == "pooled" for t in tenants.values())
+
+
+def test_a_resource_defined_twice_is_an_error(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    set_only = TWO_DOCS.split("---\n")[0]
+    first.write_text(set_only)
+    second.write_text(set_only)
+    with pytest.raises(DocumentErrors) as info:
+        load_resources([tmp_path])
+    (error,) = info.value.errors
+    assert (error.file, error.line, error.column) == (str(second), 3, 18)
+    assert "RegulationSet 's' is defined twice" in error.message

@@ -203,10 +203,13 @@ def load_resources(
             except DocumentErrors as exc:
                 errors.extend(exc.errors)
                 continue
-            if isinstance(resource, RegulationSet):
-                sets[resource.name] = resource
-            else:
-                tenants[resource.name] = resource
+            known: dict[str, Any] = sets if isinstance(resource, RegulationSet) else tenants
+            if resource.name in known:
+                line, column = document.position(("metadata", "name"))
+                message = f"{document.kind} {resource.name!r} is defined twice"
+                errors.append(DocumentError(document.file, line, column, message))
+                continue
+            known[resource.name] = resource
     if errors:
         raise DocumentErrors(errors)
     return sets, tenants
