@@ -91,6 +91,40 @@ def test_argocd_application_and_health_config_are_accepted(cluster: ClusterAcces
         dry_run(cluster, app_sets)
 
 
+def test_applications_the_application_set_generates_are_valid(cluster: ClusterAccess) -> None:
+    """What the git directory generator makes, one Application per tenant folder, checked by
+    the real Application CRD (the ApplicationSet CRD itself is not in shared/)."""
+    (app_set,) = [
+        d for d in docs_of(ARGOCD_DIR / "applicationset.yaml") if d["kind"] == "ApplicationSet"
+    ]
+    (generator,) = app_set["spec"]["generators"]
+    (directory,) = generator["git"]["directories"]
+    template = json.dumps(app_set["spec"]["template"])
+    folders = sorted(p for p in REPO.glob(directory["path"]) if p.is_dir())
+    generated = []
+    for folder in folders:
+        variables = {
+            "{{ .path.basename }}": folder.name,
+            "{{ .path.path }}": folder.relative_to(REPO).as_posix(),
+        }
+        text = template
+        for placeholder, value in variables.items():
+            text = text.replace(placeholder, value)
+        assert "{{" not in text, f"unknown template variable in {text}"
+        spec = json.loads(text)
+        metadata = {**spec["metadata"], "namespace": app_set["metadata"]["namespace"]}
+        generated.append(
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Application",
+                "metadata": metadata,
+                "spec": spec["spec"],
+            }
+        )
+    applied = dry_run(cluster, generated)
+    assert applied == [f"application.argoproj.io/tenants-{folder.name}" for folder in folders]
+
+
 def test_gitops_tenant_folders_hold_valid_tenants(cluster: ClusterAccess) -> None:
     tenants = docs_of(*sorted(ARGOCD_DIR.glob("tenants/*/*.yaml")))
     applied = dry_run(cluster, tenants)
