@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,9 +23,21 @@ from ott_runtime.ingest.errors import IngestError
 from ott_runtime.ingest.pubsub import Broker, Message
 from ott_runtime.ingest.scoring import NoRiskScorer, RiskScore, RiskScorer, ScoringInput
 from ott_runtime.ingest.tenants import Hit, TenantRegistry, TenantRuntime
-from ott_runtime.storage import NewEvent, NewRiskScore, NewViolation, Store, TenantScope
+from ott_runtime.storage import (
+    NewEvent,
+    NewRiskScore,
+    NewViolation,
+    Store,
+    TenantData,
+    TenantScope,
+)
 
 log = logging.getLogger(__name__)
+# (transaction data, tenant, violation rows, (risk id, score) pairs) -> None
+TransactionHook = Callable[
+    [TenantData, TenantRuntime, Sequence[Any], Sequence[tuple[int, NewRiskScore]]],
+    Awaitable[None],
+]
 
 
 @dataclass
@@ -72,6 +84,8 @@ class IngestPipeline:
         self.validators = validators
         self.broker = broker or Broker()
         self.scorer: RiskScorer = scorer or NoRiskScorer()
+        # run inside the ingest transaction, after the rows are written; they commit with it
+        self.transaction_hooks: list[TransactionHook] = []
 
     def runtime(self, scope: TenantScope) -> TenantRuntime:
         runtime = self.tenants.get(scope.tenant_id)
@@ -207,6 +221,9 @@ class IngestPipeline:
             seqs = await data.events.add(new_events)
             violation_rows = await data.violations.add(new_violations, seqs)
             risk_ids = await data.risk.add(new_scores, seqs, now)
+            scores = list(zip(risk_ids, new_scores, strict=True))
+            for hook in self.transaction_hooks:  # e.g. the notification outbox
+                await hook(data, runtime, violation_rows, scores)
             await data.usage.add(
                 _hour(now),
                 events=len(new_events),

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,12 +20,15 @@ from ott_runtime.storage.database import Database
 from ott_runtime.storage.directory import TenantDirectory
 from ott_runtime.storage.scope import ScopedRepository, TenantScope
 from ott_runtime.storage.tables import (
+    Base,
     BlindIndexRow,
     EventRow,
     RiskScoreRow,
     UsageRow,
     ViolationRow,
 )
+
+Repo = TypeVar("Repo", bound=ScopedRepository)
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,12 @@ class ViolationQuery:
     limit: int = 100
 
 
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
 def _insert_for(session: AsyncSession) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
@@ -120,18 +129,21 @@ class EventRepository(ScopedRepository):
             )
             for e in events
         ]
-        statement = insert(EventRow).returning(
-            EventRow.seq, EventRow.event_id, sort_by_parameter_order=True
+        # one executemany, then one SELECT for the new seqs: RETURNING with a guaranteed
+        # row order costs a statement per row on SQLite (measured: 100 per batch)
+        await self._session.execute(insert(_table(EventRow)), rows)
+        ids = [e.event_id for e in events]
+        found = self._where_tenant(
+            select(EventRow.event_id, EventRow.seq).where(EventRow.event_id.in_(ids)), EventRow
         )
-        result = await self._session.execute(statement, rows)
-        seqs = {event_id: seq for seq, event_id in result.all()}
+        seqs = {event_id: seq for event_id, seq in (await self._session.execute(found)).all()}
         indexes = [
             self._owned({"event_seq": seqs[e.event_id], "field_path": path, "digest": digest})
             for e in events
             for path, digest in e.blind_indexes.items()
         ]
         if indexes:
-            await self._session.execute(insert(BlindIndexRow), indexes)
+            await self._session.execute(insert(_table(BlindIndexRow)), indexes)
         return seqs
 
     async def find(self, query: EventQuery) -> list[EventRow]:
@@ -215,31 +227,36 @@ class ViolationRepository(ScopedRepository):
     async def add(
         self, violations: Sequence[NewViolation], seqs: dict[str, int]
     ) -> list[ViolationRow]:
+        """Inserts the violations; returns the stored rows in input order."""
+        if not violations:
+            return []
         rows = [
-            ViolationRow(
-                **self._owned(
-                    {
-                        "id": str(uuid.uuid4()),
-                        "event_seq": seqs[v.event_id],
-                        "event_id": v.event_id,
-                        "event_type": v.event_type,
-                        "regulation": v.regulation,
-                        "rule_id": v.rule_id,
-                        "severity": v.severity,
-                        "severity_rank": v.severity_rank,
-                        "message": v.message,
-                        "reference": v.reference,
-                        "content_id": v.content_id,
-                        "occurred_at": v.occurred_at,
-                        "created_at": datetime.now(v.occurred_at.tzinfo),
-                    }
-                )
+            self._owned(
+                {
+                    "id": str(uuid.uuid4()),
+                    "event_seq": seqs[v.event_id],
+                    "event_id": v.event_id,
+                    "event_type": v.event_type,
+                    "regulation": v.regulation,
+                    "rule_id": v.rule_id,
+                    "severity": v.severity,
+                    "severity_rank": v.severity_rank,
+                    "message": v.message,
+                    "reference": v.reference,
+                    "content_id": v.content_id,
+                    "occurred_at": v.occurred_at,
+                    "created_at": datetime.now(v.occurred_at.tzinfo),
+                }
             )
             for v in violations
         ]
-        self._session.add_all(rows)
-        await self._session.flush()
-        return rows
+        await self._session.execute(insert(_table(ViolationRow)), rows)
+        ids = [row["id"] for row in rows]
+        stored = self._where_tenant(
+            select(ViolationRow).where(ViolationRow.id.in_(ids)), ViolationRow
+        )
+        by_id = {row.id: row for row in (await self._session.scalars(stored)).all()}
+        return [by_id[i] for i in ids]
 
     async def find(self, query: ViolationQuery) -> list[ViolationRow]:
         statement = self._where_tenant(select(ViolationRow), ViolationRow)
@@ -302,8 +319,16 @@ class RiskRepository(ScopedRepository):
             )
             for s in scores
         ]
-        statement = insert(RiskScoreRow).returning(RiskScoreRow.id, sort_by_parameter_order=True)
-        return list((await self._session.scalars(statement, rows)).all())
+        await self._session.execute(insert(_table(RiskScoreRow)), rows)
+        event_seqs = [row["event_seq"] for row in rows]
+        stored = self._where_tenant(
+            select(RiskScoreRow.event_seq, RiskScoreRow.id).where(
+                RiskScoreRow.event_seq.in_(event_seqs)
+            ),
+            RiskScoreRow,
+        )
+        ids = {seq: row_id for seq, row_id in (await self._session.execute(stored)).all()}
+        return [ids[seq] for seq in event_seqs]
 
     async def for_events(self, event_ids: Sequence[str]) -> dict[str, RiskScoreRow]:
         if not event_ids:
@@ -379,6 +404,11 @@ class TenantData:
         from ott_runtime.storage.reports import ReportRepository
 
         self.reports = ReportRepository(session, scope)
+        self._session = session
+
+    def repository(self, kind: type[Repo]) -> Repo:
+        """Another scoped repository (e.g. the notification outbox) in this transaction."""
+        return kind(self._session, self.scope)
 
 
 class Store:

@@ -149,3 +149,30 @@ class UsageRow(Base):
     api_calls: Mapped[int] = mapped_column(BigInteger, default=0)
     bytes_in: Mapped[int] = mapped_column(BigInteger, default=0)
     rule_evaluations: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class NotificationRow(Base):
+    """Outbox of push notifications (webhooks), written in the ingest transaction so that
+    none is lost on a crash; a delivery worker sends them and records the outcome.
+    ``delivery_id`` is the idempotency key receivers see on every attempt."""
+
+    __tablename__ = "notification_outbox"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(63))
+    delivery_id: Mapped[str] = mapped_column(String(36), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))  # violation | risk.alert
+    url: Mapped[str] = mapped_column(String(2048))
+    secret_name: Mapped[str] = mapped_column(String(253))
+    secret_key: Mapped[str] = mapped_column(String(253))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    leased_until: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(1024))
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_tenant_status", "tenant_id", "status", "id"),
+    )

@@ -69,7 +69,7 @@ async def test_migrations_match_the_models_and_run_twice(tmp_path: Path) -> None
     database = Database(sqlite_url(tmp_path / "m.db"))
     await database.migrate()
     await database.migrate()  # every start runs it: must be a no-op the second time
-    assert await database.current_revision() == "0001"
+    assert await database.current_revision() == "0002"
     async with database.engine.connect() as connection:
         drift = await connection.run_sync(
             lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
