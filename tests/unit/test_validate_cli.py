@@ -116,3 +116,12 @@ def test_crd_schema_is_checked_too(tmp_path: Path) -> None:
     assert f"{path}:-:7:12: CRD schema: spec.version: '12' is too long" in out
     code, out = run(str(path))  # the repo's CRDs accept it
     assert code == 0, out
+
+
+def test_yaml_boolean_lookalikes_are_errors(tmp_path: Path) -> None:
+    path = tmp_path / "norway.yaml"
+    path.write_text(BROKEN.replace("parameters: {limit: 3}", "parameters: {limit: 3, c: [SE, NO]}")
+                    .replace("params.limitt", "params.limit"))  # fmt: skip
+    code, out = run(str(path))
+    assert code == 1
+    assert f"{path}:-:8:34: 'NO' is read as a boolean by YAML 1.1 (kubectl): quote it" in out

@@ -145,6 +145,8 @@ def validate_files(paths: list[str], crd_dir: Path) -> list[FileReport]:
         if not documents:
             report.errors.append(DocumentError(str(file), 1, 1, "no YAML documents"))
         for document in documents:
+            errors_before = len(report.errors)
+            report.errors.extend(document.boolean_lookalikes())
             try:
                 resource = parse_document(document)
             except DocumentErrors as exc:
@@ -155,13 +157,12 @@ def validate_files(paths: list[str], crd_dir: Path) -> list[FileReport]:
                     report.errors.extend(e for e in extra if (e.line, e.column) not in seen)
                 continue
             report.errors.extend(_schema_errors(document, schemas))
-            rule_errors = list(check_resource(document, resource))
-            report.errors.extend(rule_errors)
+            report.errors.extend(check_resource(document, resource))
             if isinstance(resource, RegulationSet):
                 sets[resource.name] = resource
             else:
                 tenants.append((report, document, resource))
-            if not rule_errors:
+            if len(report.errors) == errors_before:
                 report.summaries.append(_summary(resource))
     # A tenant whose sets were all given too is resolved against them (overrides, disabledRules).
     for report, document, tenant in tenants:

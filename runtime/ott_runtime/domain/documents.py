@@ -19,6 +19,9 @@ from ott_runtime.domain.regulation import RegulationSet
 from ott_runtime.domain.tenant import ComplianceTenant
 
 Loc = tuple[str | int, ...]
+# Plain words YAML 1.1 parsers (PyYAML, and the Go YAML behind kubectl) read as booleans:
+# `NO` (Norway) in a country list silently becomes false.
+YAML11_BOOLEAN_WORDS = frozenset({"y", "n", "yes", "no", "on", "off"})
 DOCUMENT_KINDS: dict[str, type[RegulationSet] | type[ComplianceTenant]] = {
     "RegulationSet": RegulationSet,
     "ComplianceTenant": ComplianceTenant,
@@ -58,6 +61,26 @@ class SourceDocument:
     @property
     def kind(self) -> str | None:
         return self.data.get("kind") if isinstance(self.data, dict) else None
+
+    def boolean_lookalikes(self) -> list[DocumentError]:
+        """Unquoted y/n/yes/no/on/off anywhere (keys too): they are read as booleans."""
+        found: list[DocumentError] = []
+        pending: list[yaml.Node] = [self.nodes[()]]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, yaml.MappingNode):
+                pending.extend(n for pair in node.value for n in pair)
+            elif isinstance(node, yaml.SequenceNode):
+                pending.extend(node.value)
+            elif (
+                isinstance(node, yaml.ScalarNode)
+                and node.style is None
+                and str(node.value).lower() in YAML11_BOOLEAN_WORDS
+            ):
+                mark = node.start_mark
+                message = f"{node.value!r} is read as a boolean by YAML 1.1 (kubectl): quote it"
+                found.append(DocumentError(self.file, mark.line + 1, mark.column + 1, message))
+        return sorted(found, key=lambda e: (e.line, e.column))
 
     def node_at(self, loc: Iterable[str | int]) -> yaml.Node:
         """The node of the deepest prefix of ``loc`` present in the file."""
