@@ -149,7 +149,18 @@ def test_compile_collects_errors_of_all_rules_with_positions() -> None:
 
 @pytest.mark.parametrize(
     "when",
-    ["1", "'text'", "-event.ad.durationSeconds", "event.ad.durationSeconds + 1", "null"],
+    [
+        "1",
+        "'text'",
+        "-event.ad.durationSeconds",
+        "event.ad.durationSeconds + 1",
+        "null",
+        "size(event.ad.id)",
+        "timestamp(event.time).getHours()",
+        "[1, 2]",
+        "{'a': true}",
+        "[1].map(x, x > 0)",
+    ],
 )
 def test_non_boolean_conditions_are_rejected(when: str) -> None:
     spec = tenant([], [rule("r", when)])
@@ -160,7 +171,9 @@ def test_non_boolean_conditions_are_rejected(when: str) -> None:
 @pytest.mark.parametrize(
     "when",
     ["event.ad.targeted", "has(event.ad.id)", "(1 + 2) > 2", "[1].exists(x, x > 0)",
-     "event.ad.durationSeconds > 1 ? true : false", "!event.ad.targeted"],
+     "event.ad.durationSeconds > 1 ? true : false", "!event.ad.targeted",
+     "event.ad.id.startsWith('a')", "(event.ad.targeted)", "[true][0]",
+     "{'a': true}['a']", "size(event.ad.id) > 2"],
 )  # fmt: skip
 def test_boolean_conditions_compile(when: str) -> None:
     compile_rules(resolve_rules(tenant([], [rule("r", when)]), {}))

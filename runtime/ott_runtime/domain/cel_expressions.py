@@ -30,6 +30,14 @@ KNOWN_FUNCTIONS = frozenset(
         "getDayOfYear", "getMonth", "getFullYear",
     }
 )  # fmt: skip
+# Calls whose result is never a bool: a condition that is one of them cannot be a rule.
+NON_BOOLEAN_CALLS = frozenset(
+    {
+        "size", "int", "uint", "double", "string", "bytes", "timestamp", "duration", "type",
+        "getHours", "getMinutes", "getSeconds", "getMilliseconds", "getDayOfWeek",
+        "getDayOfMonth", "getDate", "getDayOfYear", "getMonth", "getFullYear", "map", "filter",
+    }
+)  # fmt: skip
 ROOT_VARIABLES = ("event", "params", "aggregates")
 
 _TOKEN = re.compile(
@@ -189,11 +197,44 @@ def _non_boolean(source: str, tokens: list[Token]) -> ExpressionProblem | None:
         return None
     first = tokens[0] if tokens else None
     literal = len(tokens) == 1 and first is not None and first.kind in ("number", "string")
-    if first is not None and (literal or first.text == "-" or first.text == "null"):
+    whole = _outermost_group(tokens)
+    if first is not None and (
+        literal
+        or first.text in ("-", "null")
+        or (whole is not None and whole.text in ("[", "{") and whole is first)
+    ):
         line, column = position(source, first.offset)
         return ExpressionProblem(
             line, column, "condition must be boolean (true = violation), not a value"
         )
+    if whole is not None and whole.kind == "ident" and whole.text in NON_BOOLEAN_CALLS:
+        line, column = position(source, whole.offset)
+        return ExpressionProblem(
+            line,
+            column,
+            f"condition must be boolean (true = violation), but {whole.text}() gives a value",
+        )
+    return None
+
+
+def _outermost_group(tokens: list[Token]) -> Token | None:
+    """The token that opens the group ending the expression, when that group spans to
+    the end: the function name of an outermost call, or a list/map literal's bracket."""
+    depth = 0
+    opened: Token | None = None
+    for index, token in enumerate(tokens):
+        if token.kind != "op":
+            continue
+        if token.text in "([{":
+            if depth == 0:
+                before = tokens[index - 1] if index else None
+                is_call = token.text == "(" and before is not None and before.kind == "ident"
+                opened = before if is_call else token
+            depth += 1
+        elif token.text in ")]}":
+            depth -= 1
+            if depth == 0 and index == len(tokens) - 1:
+                return opened
     return None
 
 
