@@ -158,3 +158,9 @@ def test_matches_a_brute_force_recount(feed: list[tuple[int, int, str]]) -> None
         assert got["total"] == pytest.approx(sum(s[1] for s in live))
         assert got["longest"] == max(s[1] for s in live)
         assert got["channels"] == len({s[2] for s in live})
+
+
+def test_an_event_without_a_valid_time_is_refused_clearly() -> None:
+    windows = WindowAggregator({"ads": [spec(name="n", fn="count")]})
+    with pytest.raises(ValueError, match="event time 'soon' is not an RFC 3339 timestamp"):
+        windows.observe({**ad(0), "time": "soon"})

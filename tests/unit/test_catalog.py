@@ -4,10 +4,13 @@ variant does not. Events are validated against the event model before they are s
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ott_runtime.domain.aggregates import WindowAggregator
 from ott_runtime.domain.documents import load_resources
@@ -353,3 +356,64 @@ def test_european_works_share_over_a_catalogue() -> None:
     hits = _feed({"displayName": "t", "regulations": [{"name": "eu-avmsd"}]}, titles)
     fired = [i for i, h in enumerate(hits) if "european-works-share" in h]
     assert fired == list(range(49, 60))
+
+
+SCENARIO = [
+    json.loads(line)
+    for line in (REPO / "examples" / "events" / "scenario.jsonl").read_text().splitlines()
+    if line.strip()
+]
+ALL_SETS = compile_rules(
+    resolve_rules(
+        ComplianceTenantSpec.model_validate(
+            {"displayName": "all", "regulations": [{"name": n} for n in sorted(SETS)]}
+        ),
+        SETS,
+    )
+)
+
+
+def _leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _leaves(v, (*path, k))] or [path]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _leaves(v, (*path, i))] or [path]
+    return [path]
+
+
+def _valid_time(value: Any) -> bool:
+    try:
+        parse_event({"specVersion": "1", "id": "x", "type": "grievance.filed", "time": value,
+                     "grievance": {"id": "g", "filedAt": "2026-01-01T00:00:00Z"}})  # fmt: skip
+    except ValueError:
+        return False
+    return True
+
+
+json_leaf = (
+    st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.text(max_size=6)
+    | st.floats(allow_nan=False) | st.lists(st.text(max_size=3), max_size=2)
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_any_mutation_of_a_scenario_event_is_scored_without_raising(data: st.DataObject) -> None:
+    event = copy.deepcopy(data.draw(st.sampled_from(SCENARIO)))
+    for _ in range(data.draw(st.integers(1, 4))):
+        path = data.draw(st.sampled_from(_leaves(event)))
+        if not path or path[0] == "type":
+            continue
+        target = event
+        for part in path[:-1]:
+            target = target[part]
+        if data.draw(st.booleans()) and isinstance(target, dict):
+            del target[path[-1]]
+        else:
+            target[path[-1]] = data.draw(json_leaf)
+    values = None
+    if _valid_time(event.get("time")):  # the windows need a time; the rules do not
+        values = WindowAggregator.for_rules(ALL_SETS.resolved).observe(event)
+    hits = ALL_SETS.evaluate(event, values)
+    allowed = {r.qualified_id for r in ALL_SETS.rules_for(event["type"])}
+    assert {h.qualified_id for h in hits} <= allowed

@@ -41,9 +41,13 @@ def field_value(event: Mapping[str, Any], path: str) -> Any:
 
 def event_seconds(event: Mapping[str, Any]) -> float:
     """Epoch seconds of ``event["time"]`` (RFC 3339 text or a datetime)."""
-    time = event["time"]
-    moment = time if isinstance(time, datetime) else datetime.fromisoformat(str(time))
-    return moment.timestamp()
+    time = event.get("time")
+    if isinstance(time, datetime):
+        return time.timestamp()
+    try:
+        return datetime.fromisoformat(str(time)).timestamp()
+    except ValueError:
+        raise ValueError(f"event time {time!r} is not an RFC 3339 timestamp") from None
 
 
 @dataclass
