@@ -22,6 +22,7 @@ from ott_runtime.graphql.rows import GraphRows
 from ott_runtime.graphql.types import (
     CacheCleared,
     Connection,
+    DeadLetter,
     Event,
     ForecastPoint,
     HeatCell,
@@ -40,6 +41,7 @@ from ott_runtime.graphql.types import (
     seq_of,
 )
 from ott_runtime.ingest.errors import IngestError
+from ott_runtime.notifications.outbox import OutboxRepository
 from ott_runtime.realtime.protocol import ChannelFilter
 from ott_runtime.storage import EventQuery, ViolationQuery
 from ott_runtime.storage.tables import ViolationRow
@@ -208,6 +210,16 @@ class Query:
             )
         return Connection.build([(r.id, RiskScore.of(r)) for r in rows], first, after_seq)
 
+    @strawberry.field(description="Webhook notifications that could not be delivered.")
+    async def dead_letters(
+        self, info: Info, first: int = DEFAULT_FIRST, after: str | None = None
+    ) -> Connection[DeadLetter]:
+        principal, first = await info.context.principal(), _page(first)
+        after_seq = seq_of(after)
+        async with info.context.service.store.read(principal.scope) as data:
+            rows = await data.repository(OutboxRepository).dead_letters(after_seq, first + 1)
+        return Connection.build([(r.id, DeadLetter.of(r)) for r in rows], first, after_seq)
+
     @strawberry.field(description="The regulations applied to the tenant, with their rules.")
     async def regulations(self, info: Info) -> list[Regulation]:
         principal = await info.context.principal()
@@ -359,6 +371,17 @@ class Mutation:
         if row is None:
             raise graph_error(f"no violation {id!r}", "NOT_FOUND")
         return Violation.of(row)
+
+    @strawberry.mutation(description="Sends a dead letter again (same delivery id).")
+    async def retry_dead_letter(self, info: Info, delivery_id: str) -> bool:
+        principal = await info.context.principal()
+        async with info.context.service.store.write(principal.scope) as data:
+            requeued = await data.repository(OutboxRepository).requeue(
+                delivery_id, datetime.now(UTC)
+            )
+        if not requeued:
+            raise graph_error(f"no dead letter {delivery_id!r}", "NOT_FOUND")
+        return True
 
     @strawberry.mutation(
         description="Admin: drops this process's API-key cache (revocations apply at once)."

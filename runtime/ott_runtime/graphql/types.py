@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 import strawberry
 from strawberry.scalars import JSON
 
-from ott_runtime.storage.tables import EventRow, RiskScoreRow, UsageRow, ViolationRow
+from ott_runtime.storage.tables import (
+    EventRow,
+    NotificationRow,
+    RiskScoreRow,
+    UsageRow,
+    ViolationRow,
+)
 
 if TYPE_CHECKING:
     from ott_runtime.graphql.context import GraphContext
@@ -307,6 +313,29 @@ class IngestOutcome:
     duplicates: list[str]
     violations: list[JSON]
     risk: list[JSON]
+
+
+@strawberry.type(description="A webhook notification that could not be delivered.")
+class DeadLetter:
+    delivery_id: str
+    kind: str
+    url: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    payload: JSON
+
+    @staticmethod
+    def of(row: NotificationRow) -> "DeadLetter":
+        return DeadLetter(
+            delivery_id=row.delivery_id,
+            kind=row.kind,
+            url=row.url,
+            attempts=row.attempts,
+            last_error=row.last_error,
+            created_at=row.created_at,
+            payload=as_json(row.payload),
+        )
 
 
 @strawberry.type(description="What clearCache dropped.")

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from ott_runtime.ingest.pubsub import Message
 from ott_runtime.ingest.service import RuntimeService
+from ott_runtime.notifications.wiring import Notifications
 from ott_runtime.realtime.fanout import PostgresFanout
 from ott_runtime.realtime.hub import Delivery, StreamHub
 from ott_runtime.realtime.protocol import ChannelFilter
@@ -32,6 +33,7 @@ class Realtime:
                 service.database.url, self.hub.dispatch, self.hub.mark_all_lagged
             )
         self._remove_listener = service.broker.add_listener(self._on_publish)
+        self.notifications: Notifications | None = None
 
     def _threshold(self, tenant: str) -> float:
         runtime = self.service.tenants.get(tenant)
@@ -62,8 +64,12 @@ class Realtime:
     async def start(self) -> None:
         if self.fanout is not None:
             await self.fanout.start()
+        if self.notifications is not None:
+            await self.notifications.start()
 
     async def stop(self) -> None:
+        if self.notifications is not None:
+            await self.notifications.stop()
         if self.fanout is not None:
             await self.fanout.stop()
         self._remove_listener()
@@ -72,11 +78,14 @@ class Realtime:
 def install_realtime(app: FastAPI, service: RuntimeService) -> Realtime:
     from ott_runtime.api import stream
     from ott_runtime.graphql.router import graphql_router
+    from ott_runtime.notifications.router import router as notifications_router
 
     realtime = Realtime(
         service, StreamMetrics(app.state.metrics.registry), StreamSettings.from_env()
     )
+    realtime.notifications = Notifications.for_service(service, app.state.metrics.registry)
     app.state.realtime = realtime
     app.include_router(stream.router)
+    app.include_router(notifications_router)
     app.include_router(graphql_router(), prefix="/v1/graphql")
     return realtime
