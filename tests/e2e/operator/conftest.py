@@ -29,6 +29,7 @@ CHART = REPO / "helm" / "ott-compliance"
 OPERATOR_NAMESPACE = "ott-compliance-system"
 POOL_NAMESPACE = "ottc-pool"
 SERVICE_ACCOUNT = "ott-compliance-operator"
+PEERING = "ott-compliance"
 SETTLE_TIMEOUT = 60.0
 T = TypeVar("T")
 
@@ -111,10 +112,11 @@ class Cluster:
 class OperatorProcess:
     """``ottc operator`` as a child process; its whole log is kept for inspection."""
 
-    def __init__(self, kubeconfig: Path, settings: Path, log_path: Path) -> None:
+    def __init__(self, kubeconfig: Path, settings: Path, log_path: Path, priority: int) -> None:
         self.kubeconfig = kubeconfig
         self.settings = settings
         self.log_path = log_path
+        self.priority = priority
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -122,7 +124,14 @@ class OperatorProcess:
         ottc = shutil.which("ottc", path=str(Path(sys.executable).parent)) or "ottc"
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [ottc, "operator", "--settings", str(self.settings), "--verbose"],
+                [
+                    ottc,
+                    "operator",
+                    f"--settings={self.settings}",
+                    f"--peering={PEERING}",
+                    f"--priority={self.priority}",
+                    "--verbose",
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
@@ -274,6 +283,11 @@ def stage(cluster: Cluster) -> Cluster:
         }
     )
     cluster.access.kubectl("apply", "-f", str(REPO / "examples" / "regulationsets"))
+    # replicas elect one active operator through kopf peering, as the chart deploys them
+    cluster.access.apply_crds(CHART / "crds" / "kopf-peering.yaml")
+    cluster.apply(
+        {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering", "metadata": {"name": PEERING}}
+    )
     return cluster
 
 
@@ -286,7 +300,7 @@ def operator(
     work = tmp_path_factory.mktemp("operator")
     settings = work / "settings.yaml"
     settings.write_text(yaml.safe_dump(SETTINGS))
-    process = OperatorProcess(operator_identity[0], settings, work / "operator.log")
+    process = OperatorProcess(operator_identity[0], settings, work / "operator.log", priority=100)
     process.start()
     try:
         yield process

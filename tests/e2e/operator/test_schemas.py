@@ -19,7 +19,7 @@ RULES = {"apiVersion": "compliance.ott.dev/v1alpha1", "kind": "ResolvedRules", "
 
 
 def _context(
-    settings: OperatorSettings, storage: dict[str, Any], host: str | None
+    name: str, settings: OperatorSettings, storage: dict[str, Any], host: str | None
 ) -> TenantContext:
     spec: dict[str, Any] = {"displayName": "Schema", "plan": "enterprise", "storage": storage}
     if host:
@@ -28,19 +28,26 @@ def _context(
         {
             "apiVersion": "compliance.ott.dev/v1alpha1",
             "kind": "ComplianceTenant",
-            "metadata": {"name": "schema-check"},
+            "metadata": {"name": name},
             "spec": spec,
         }
     )
-    return TenantContext(tenant, settings, RULES, KeyRing.generate("schema-check"), "ottc_x")
+    return TenantContext(tenant, settings, RULES, KeyRing.generate(name), "ottc_x")
 
 
 @pytest.mark.parametrize(
-    ("mode", "mesh", "storage", "host"),
+    ("name", "mode", "mesh", "storage", "host"),
     [
-        (GatewayMode.KONG_INGRESS, False, {"mode": "managed", "size": "2Gi"}, "api.example.com"),
-        (GatewayMode.GATEWAY_API, True, {"mode": "embedded"}, "api.example.com"),
         (
+            "schema-kong",
+            GatewayMode.KONG_INGRESS,
+            False,
+            {"mode": "managed", "size": "2Gi"},
+            "api.example.com",
+        ),
+        ("schema-mesh", GatewayMode.GATEWAY_API, True, {"mode": "embedded"}, "api.example.com"),
+        (
+            "schema-route",
             GatewayMode.GATEWAY_API,
             False,
             {"mode": "external", "databaseSecretRef": {"name": "db", "key": "url"}},
@@ -49,10 +56,15 @@ def _context(
     ],
 )
 def test_builders_output_passes_the_real_schemas(
-    cluster: Any, mode: GatewayMode, mesh: bool, storage: dict[str, Any], host: str | None
+    cluster: Any,
+    name: str,
+    mode: GatewayMode,
+    mesh: bool,
+    storage: dict[str, Any],
+    host: str | None,
 ) -> None:
     objects = desired_objects(
-        _context(OperatorSettings(gateway_mode=mode, mesh=mesh), storage, host)
+        _context(name, OperatorSettings(gateway_mode=mode, mesh=mesh), storage, host)
     )
     kinds = {o["kind"] for o in objects}
     assert ("HTTPRoute" in kinds) is (mode is GatewayMode.GATEWAY_API)
@@ -83,4 +95,4 @@ def test_builders_output_passes_the_real_schemas(
             result.stdout
         )
     finally:
-        cluster.access.kubectl("delete", "namespace", "ottc-schema-check", "--wait=false")
+        cluster.access.kubectl("delete", "namespace", f"ottc-{name}", "--wait=false")
