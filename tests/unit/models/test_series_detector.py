@@ -80,14 +80,21 @@ def test_streaming_update_alerts_on_a_spike(
 def test_threshold_batch_and_streaming_agree() -> None:
     residuals = np.random.default_rng(1).normal(size=600)
     residuals[500] += 15
+    residuals[200] += 4  # a mild miss that is also a new extreme: the breakout lifts it
+    breakouts = np.zeros(600)
+    breakouts[[200, 300]] = 1.0  # row 300 is a new extreme the forecast expected: not news
     config = ThresholdConfig(window=100, rest=50)
-    batch_scores, batch_onsets = DynamicThreshold(config).score_batch(residuals)
+    batch_scores, batch_onsets = DynamicThreshold(config).score_batch(residuals, breakouts)
     stream = DynamicThreshold(config)
-    streamed = np.array([stream.update(float(r)) for r in residuals])
+    streamed = np.array(
+        [stream.update(float(r), bool(b)) for r, b in zip(residuals, breakouts, strict=True)]
+    )
     np.testing.assert_allclose(batch_scores, streamed[:, 0], atol=1e-12)
     np.testing.assert_allclose(batch_onsets, streamed[:, 1], atol=1e-12)
     assert stream.is_alert(batch_onsets[500])
     assert (batch_onsets[501:551] == 0).all()  # rest period after the onset
+    assert batch_scores[200] >= 0.9
+    assert batch_scores[300] < 0.5
 
 
 def test_too_short_series_is_refused() -> None:

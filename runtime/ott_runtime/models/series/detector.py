@@ -2,13 +2,16 @@
 
 The same settings serve every series (no per-file tuning): the forecaster learns on the first
 stretch of the series (NAB's probationary period: 15 % of it, at most 750 rows), then scores
-the rest causally and is fine-tuned on recent history every ``refit_every`` rows.
+the rest causally and is fine-tuned on recent history every ``refit_every`` rows. Beside the
+forecast residual, a value beyond every value seen so far (a range breakout) always scores
+high. After an onset, lower scores stay silent for a rest period (on a whole series: twice the
+warm-up, as NAB's detectors derive theirs from the probationary period).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +37,8 @@ class DetectorConfig:
     refit_every: int = 1500
     refit_history: int = 3000
     refit_epochs: int = 2
+    rest_warmups: float = 2.0  # on a whole series: rest period = this many warm-up lengths
+    breakout_margin: float = 0.01  # beyond the range seen by this share of the range
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,18 @@ class SeriesScore:
     alert: bool
 
 
+def range_breakouts(values: FloatArray, warmup: int, margin: float) -> FloatArray:
+    """1.0 where a value lies beyond every value before it (after the warm-up) by more than
+    ``margin`` times their range, else 0.0."""
+    highest = np.maximum.accumulate(values)[:-1]
+    lowest = np.minimum.accumulate(values)[:-1]
+    slack = margin * (highest - lowest)
+    beyond = np.zeros(len(values))
+    beyond[1:] = (values[1:] > highest + slack) | (values[1:] < lowest - slack)
+    beyond[:warmup] = 0.0
+    return beyond
+
+
 class SeriesAnomalyDetector:
     """Per-tenant, per-metric detector; ``score_series`` for a whole file, ``update`` live."""
 
@@ -53,6 +70,7 @@ class SeriesAnomalyDetector:
         self.config = config or DetectorConfig()
         self.forecaster = LstmForecaster(self.config.lstm)
         self.threshold = DynamicThreshold(self.config.threshold)
+        self._low, self._high = -np.inf, np.inf  # range seen so far (set by prime/score)
         self._recent: deque[tuple[np.datetime64, float]] = deque(
             maxlen=self.config.lstm.lookback + 1
         )
@@ -83,10 +101,14 @@ class SeriesAnomalyDetector:
                 seen = slice(max(0, end - cfg.refit_history), end)
                 self.forecaster.fit(timestamps[seen], values[seen], epochs=cfg.refit_epochs)
             start = end
-        _, onsets = self.threshold.score_batch(residuals[lookback:])
+        rest = max(cfg.threshold.rest, int(cfg.rest_warmups * warmup))
+        self.threshold = DynamicThreshold(replace(cfg.threshold, rest=rest))
+        breakouts = range_breakouts(values, warmup, cfg.breakout_margin)
+        _, onsets = self.threshold.score_batch(residuals[lookback:], breakouts[lookback:])
         scores = np.zeros(n_rows)
         scores[lookback:] = onsets
         scores[:warmup] = 0.0
+        self._low, self._high = float(values.min()), float(values.max())
         self._recent.extend(zip(timestamps[-lookback - 1 :], values[-lookback - 1 :], strict=True))
         return scores
 
@@ -100,6 +122,7 @@ class SeriesAnomalyDetector:
         """Feed recent history through the threshold and keep the last window for ``update``."""
         self.threshold = DynamicThreshold(self.config.threshold)
         self.threshold.score_batch(self.forecaster.residuals(timestamps, values))
+        self._low, self._high = float(np.min(values)), float(np.max(values))
         self._recent.clear()
         self._recent.extend(
             zip(
@@ -121,7 +144,10 @@ class SeriesAnomalyDetector:
         assert self.forecaster.scaler is not None
         actual_scaled = float(self.forecaster.scaler.transform(values[-1:])[0])
         forecast = float(self.forecaster.scaler.inverse(np.array([actual_scaled - residual]))[0])
-        score, onset = self.threshold.update(residual)
+        slack = self.config.breakout_margin * (self._high - self._low)
+        breakout = not self._low - slack <= float(value) <= self._high + slack
+        self._low, self._high = min(self._low, float(value)), max(self._high, float(value))
+        score, onset = self.threshold.update(residual, breakout)
         return SeriesScore(forecast, score, onset, self.threshold.is_alert(onset))
 
 

@@ -16,6 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+BREAKOUT_SCORE = 0.9
+BREAKOUT_MIN_Z = 3.0  # a new extreme counts only when the forecast missed it too
 IQR_TO_SIGMA = 1 / 1.349  # the IQR of a normal distribution is 1.349 sigma
 
 
@@ -59,11 +61,22 @@ class DynamicThreshold:
         z = np.abs(residuals - median) / spread
         return np.asarray(np.nan_to_num(z, nan=0.0) / cfg.z_half, dtype=np.float64)
 
-    def score_batch(self, residuals: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """(anomaly score per row, onset score per row: zero unless a new excursion starts)."""
+    def score_batch(
+        self, residuals: FloatArray, breakouts: FloatArray | None = None
+    ) -> tuple[FloatArray, FloatArray]:
+        """(anomaly score per row, onset score per row: zero unless a new excursion starts).
+
+        ``breakouts`` (0 or 1 per row) marks values outside every value seen before: such a
+        row whose residual is also off (robust z >= 3) scores at least 0.9.
+        """
         import pandas as pd
 
-        scores = z_to_score(self.robust_z(residuals))
+        z = self.robust_z(residuals)
+        scores = z_to_score(z)
+        if breakouts is not None:
+            counted = breakouts * (z * self.config.z_half >= BREAKOUT_MIN_Z)
+            lifted = counted * (BREAKOUT_SCORE + (1 - BREAKOUT_SCORE) * scores)
+            scores = np.maximum(scores, lifted)
         previous_max = (
             pd.Series(scores).rolling(self.config.rest, min_periods=1).max().shift(1).fillna(0.0)
         ).to_numpy()
@@ -73,16 +86,18 @@ class DynamicThreshold:
         self._recent_scores.extend(scores[-self.config.rest :].tolist())
         return scores, onsets
 
-    def update(self, residual: float) -> tuple[float, float]:
+    def update(self, residual: float, breakout: bool = False) -> tuple[float, float]:
         """Score one new residual; returns (anomaly score, onset score)."""
         cfg = self.config
-        score = 0.0
+        score = z = 0.0
         if len(self._history) >= cfg.min_history:
             past = np.fromiter(self._history, dtype=np.float64)
             low, median, high = np.quantile(past, [0.25, 0.5, 0.75])
             spread = max(IQR_TO_SIGMA * float(high - low), cfg.scale_floor)
             z = abs(residual - float(median)) / spread / cfg.z_half
             score = float(z * z / (z * z + 1.0))
+        if breakout and z * cfg.z_half >= BREAKOUT_MIN_Z:
+            score = max(score, BREAKOUT_SCORE + (1 - BREAKOUT_SCORE) * score)
         previous_max = max(self._recent_scores, default=0.0)
         onset = score if score > previous_max else 0.0
         self._history.append(residual)
