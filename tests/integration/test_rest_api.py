@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from ott_runtime.crypto import is_ciphertext
 from ott_runtime.domain.tenant import ComplianceTenantSpec
+from ott_runtime.storage.database import head_revision
 
 from .conftest import TENANTS, Deployment
 
@@ -338,7 +339,7 @@ async def test_health_readiness_metrics_and_openapi(deployment: Deployment) -> N
     assert (await deployment.client.get("/healthz")).json() == {"status": "ok"}
     ready = (await deployment.client.get("/readyz")).json()
     assert ready["status"] == "ready"
-    assert ready["schema"] == "0001"
+    assert ready["schema"] == head_revision()
     await post(deployment, "acme", [ad("m1")])
     metrics = (await deployment.client.get("/metrics")).text
     assert 'ottc_events_ingested_total{tenant="acme"} 1.0' in metrics

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ott_runtime import __version__
 from ott_runtime.api.metrics import Metrics
@@ -23,6 +24,35 @@ Authenticate with the tenant's API key in `X-API-Key` (or `Authorization: Bearer
 Every error is an RFC 9457 `application/problem+json` document. The API is versioned by
 path: `/v1` stays backward compatible.
 """
+
+
+class ObserveRequests:
+    """Counts and times every request by route template (pure ASGI: no per-request task
+    or body buffering, unlike ``@app.middleware("http")``)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
+            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
 
 
 def create_app(service: RuntimeService, *, manage_lifecycle: bool = True) -> FastAPI:
@@ -55,16 +85,5 @@ def create_app(service: RuntimeService, *, manage_lifecycle: bool = True) -> Fas
         app.include_router(module.router)
     realtime = install_realtime(app, service)  # /v1/stream, /v1/graphql, /dashboard
 
-    @app.middleware("http")
-    async def observe(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.requests.labels(request.method, path, str(response.status_code)).inc()
-        metrics.latency.labels(path).observe(time.perf_counter() - started)
-        return response
-
+    app.add_middleware(ObserveRequests, metrics=metrics)
     return app

@@ -145,10 +145,11 @@ class FieldCipher:
         bound to ``record`` (the event id) so it cannot be moved to another row.
 
         Missing paths and null values are left alone (nothing to protect)."""
-        copy = _deep_copy(document)
+        copy = dict(document)
+        copied: set[int] = {id(copy)}  # dicts already private to the copy
         indexes: dict[str, str] = {}
         for path in field_paths:
-            parent, leaf = _parent_of(copy, path)
+            parent, leaf = _private_parent(copy, path, copied)
             if parent is None or parent.get(leaf) is None:
                 continue
             value = parent[leaf]
@@ -184,14 +185,24 @@ def _deep_copy(document: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in document.items()}
 
 
-def _parent_of(document: dict[str, Any], path: str) -> tuple[dict[str, Any] | None, str]:
+def _private_parent(
+    document: dict[str, Any], path: str, copied: set[int]
+) -> tuple[dict[str, Any] | None, str]:
+    """The dict holding ``path``'s leaf, copying each dict on the way that is still shared
+    with the caller's input (copy on write: the input is never modified, and only the
+    sections that hold protected fields are copied)."""
     *parents, leaf = path.split(".")
-    node: Any = document
+    node = document
     for part in parents:
-        node = node.get(part) if isinstance(node, dict) else None
-        if node is None:
+        child = node.get(part)
+        if not isinstance(child, dict):
             return None, leaf
-    return (node, leaf) if isinstance(node, dict) else (None, leaf)
+        if id(child) not in copied:
+            child = dict(child)
+            node[part] = child
+            copied.add(id(child))
+        node = child
+    return node, leaf
 
 
 def _ciphertexts(

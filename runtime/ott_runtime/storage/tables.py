@@ -92,13 +92,23 @@ class EventRow(Base):
 
 
 class BlindIndexRow(Base):
+    """Equality lookups on encrypted fields: the key is the lookup itself (no surrogate id,
+    and on SQLite no rowid table), plus an index on the event for cascading deletes."""
+
     __tablename__ = "event_blind_indexes"
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    tenant_id: Mapped[str] = mapped_column(String(63))
-    event_seq: Mapped[int] = mapped_column(ForeignKey("events.seq", ondelete="CASCADE"))
-    field_path: Mapped[str] = mapped_column(String(253))
-    digest: Mapped[str] = mapped_column(String(64))
-    __table_args__ = (Index("ix_blind_lookup", "tenant_id", "field_path", "digest"),)
+    tenant_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    field_path: Mapped[str] = mapped_column(String(253), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"),
+        ForeignKey("events.seq", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    )
+    __table_args__ = (
+        Index("ix_blind_event", "event_seq"),
+        {"sqlite_with_rowid": False},
+    )
 
 
 class ViolationRow(Base):
@@ -138,7 +148,11 @@ class RiskScoreRow(Base):
     model: Mapped[str] = mapped_column(String(63))
     explanation: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
-    __table_args__ = (Index("ix_risk_tenant_time", "tenant_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_risk_tenant_time", "tenant_id", "created_at"),
+        Index("ix_risk_tenant_event", "tenant_id", "event_id"),
+        Index("ix_risk_event", "event_seq"),  # cascading deletes from events
+    )
 
 
 class UsageRow(Base):

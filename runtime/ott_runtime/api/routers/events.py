@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from ott_runtime.api.dependencies import AppMetrics, Scope, Service, Tenant
 from ott_runtime.api.pagination import decode_cursor, encode_cursor
@@ -31,6 +33,36 @@ EXAMPLE_BATCH = {
         }
     ]
 }
+
+
+class IngestAnswer(BaseModel):
+    """What POST /v1/events answers (200)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "accepted": 1,
+                "duplicates": [],
+                "violations": [
+                    {
+                        "id": "7d1c2f7e-3c1b-4c4e-9a55-0c3f4f3c2a10",
+                        "eventId": "evt-0001",
+                        "regulation": "coppa",
+                        "ruleId": "targeted-ad-to-child",
+                        "severity": "critical",
+                        "message": "Targeted ad shown to a child",
+                        "reference": "16 CFR 312.5",
+                    }
+                ],
+                "risk": [],
+            }
+        }
+    )
+
+    accepted: int = Field(description="Events stored by this request.")
+    duplicates: list[str] = Field(description="Ids already stored earlier (not stored again).")
+    violations: list[dict[str, Any]] = Field(description="Violations the accepted events raised.")
+    risk: list[dict[str, Any]] = Field(description="Risk scores of the accepted events.")
 
 
 async def _read_limited(request: Request) -> bytes:
@@ -66,7 +98,10 @@ async def _read_limited(request: Request) -> bytes:
         "One invalid event rejects the whole batch (422, each problem names the event "
         "index and the field)."
     ),
-    responses=ERROR_RESPONSES,
+    responses={
+        **ERROR_RESPONSES,
+        200: {"model": IngestAnswer, "description": "Every accepted event is committed."},
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -100,14 +135,15 @@ async def _read_limited(request: Request) -> bytes:
 )
 async def ingest_events(
     request: Request, scope: Scope, service: Service, metrics: AppMetrics
-) -> dict[str, Any]:
+) -> Response:
     body = await _read_limited(request)
     result = await service.pipeline.ingest_body(scope, body)
     metrics.events.labels(scope.tenant_id).inc(len(result.accepted))
     metrics.duplicates.labels(scope.tenant_id).inc(len(result.duplicates))
     for violation in result.violations:
         metrics.violations.labels(scope.tenant_id, violation["severity"]).inc()
-    return result.to_json()
+    # serialised here: the answer is plain JSON built by the pipeline, no model to validate
+    return Response(orjson.dumps(result.to_json()), media_type="application/json")
 
 
 @router.get("", summary="List stored events", responses=ERROR_RESPONSES)

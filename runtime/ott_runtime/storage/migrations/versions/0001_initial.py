@@ -110,22 +110,20 @@ def upgrade() -> None:
     )
     op.create_table(
         "event_blind_indexes",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
         sa.Column("tenant_id", sa.String(length=63), nullable=False),
-        sa.Column(
-            "event_seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
         sa.Column("field_path", sa.String(length=253), nullable=False),
         sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column(
+            "event_seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
         sa.ForeignKeyConstraint(["event_seq"], ["events.seq"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("tenant_id", "field_path", "digest", "event_seq"),
+        sqlite_with_rowid=False,
     )
-    op.create_index("ix_blind_lookup", "event_blind_indexes", ["tenant_id", "field_path", "digest"])
+    op.create_index("ix_blind_event", "event_blind_indexes", ["event_seq"])
 
     op.create_table(
         "risk_scores",
@@ -148,13 +146,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_risk_tenant_time", "risk_scores", ["tenant_id", "created_at"])
+    op.create_index("ix_risk_tenant_event", "risk_scores", ["tenant_id", "event_id"])
+    op.create_index("ix_risk_event", "risk_scores", ["event_seq"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_risk_event", table_name="risk_scores")
+    op.drop_index("ix_risk_tenant_event", table_name="risk_scores")
     op.drop_index("ix_risk_tenant_time", table_name="risk_scores")
 
     op.drop_table("risk_scores")
-    op.drop_index("ix_blind_lookup", table_name="event_blind_indexes")
+    op.drop_index("ix_blind_event", table_name="event_blind_indexes")
 
     op.drop_table("event_blind_indexes")
     op.drop_table("api_keys")
