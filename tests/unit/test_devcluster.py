@@ -25,7 +25,7 @@ from kubernetes import config as k8s_config
 
 from ott_runtime.cli import cli
 from ott_runtime.devcluster import ControlPlane, ControlPlaneError, ToolsNotFoundError
-from ott_runtime.devcluster.access import ClusterAccess, current_server
+from ott_runtime.devcluster.access import ClusterAccess, KubeCommandError, current_server
 from ott_runtime.devcluster.controlplane import (
     Ports,
     apiserver_args,
@@ -133,6 +133,50 @@ def test_access_env_points_at_kubeconfig_and_tools(tmp_path: Path) -> None:
     assert access.env["KUBECONFIG"] == str(tmp_path / "kc")
     assert access.env["PATH"].split(os.pathsep)[0] == str(tmp_path / "bin")
     assert access.env["A"] == "b"
+
+
+def _fake_kubectl(bin_dir: Path, script: str) -> ClusterAccess:
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    (bin_dir / "kubectl").write_text(f"#!/bin/sh\n{script}\n")
+    (bin_dir / "kubectl").chmod(0o755)
+    return ClusterAccess(bin_dir / "kubeconfig", bin_dir, "https://127.0.0.1:1")
+
+
+def test_waits_until_every_crd_is_established(tmp_path: Path) -> None:
+    # The first listing shows b.example.com not yet Established, the next ones show it is.
+    counter = tmp_path / "calls"
+    access = _fake_kubectl(
+        tmp_path / "bin",
+        f"""echo x >> {counter}
+echo "a.example.com   True"
+if [ "$(wc -l < {counter})" -lt 2 ]; then echo "b.example.com   <none>";
+else echo "b.example.com   True"; fi""",
+    )
+    access.wait_crds_established(["a.example.com", "b.example.com"], timeout_s=10)
+    assert len(counter.read_text().splitlines()) == 2
+
+
+def test_crd_wait_times_out_naming_the_laggards(tmp_path: Path) -> None:
+    access = _fake_kubectl(
+        tmp_path / "bin", 'echo "a.example.com True"; echo "b.example.com False"'
+    )
+    with pytest.raises(TimeoutError, match=r"b\.example\.com") as timeout:
+        access.wait_crds_established(["a.example.com", "b.example.com"], timeout_s=0.5)
+    assert "a.example.com" not in str(timeout.value)
+
+
+def test_kubectl_failure_is_reported_and_shortened(tmp_path: Path) -> None:
+    access = _fake_kubectl(
+        tmp_path / "bin",
+        "echo 'Error from server (Forbidden): nope' >&2\n"
+        "head -c 100000 /dev/zero | tr '\\0' x >&2\n"
+        "exit 1",
+    )
+    with pytest.raises(KubeCommandError, match="Forbidden") as failure:
+        access.kubectl("get", "secrets")
+    assert failure.value.result.returncode == 1
+    assert len(str(failure.value)) < 5000
+    assert access.kubectl("get", "secrets", check=False).returncode == 1
 
 
 # -- ports and flags ----------------------------------------------------------------------------

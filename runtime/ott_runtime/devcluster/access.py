@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
 
 DEFAULT_COMMAND_TIMEOUT_S = 180.0
+MAX_ERROR_CHARS = 4000
 
 
 class KubeCommandError(RuntimeError):
@@ -24,9 +26,10 @@ class KubeCommandError(RuntimeError):
     def __init__(self, result: subprocess.CompletedProcess[str]) -> None:
         self.result = result
         command = " ".join(str(arg) for arg in result.args)
-        super().__init__(
-            f"`{command}` exited {result.returncode}:\n{result.stderr.strip() or result.stdout}"
-        )
+        output = (result.stderr.strip() or result.stdout).strip()
+        if len(output) > MAX_ERROR_CHARS:  # kubectl may dump a whole object (MBs for a CRD)
+            output = f"{output[: MAX_ERROR_CHARS // 2]}\n[...]\n{output[-MAX_ERROR_CHARS // 2 :]}"
+        super().__init__(f"`{command}` exited {result.returncode}:\n{output}")
 
 
 class ClusterAccess:
@@ -100,14 +103,36 @@ class ClusterAccess:
         crds = [name for name in applied if name.startswith("customresourcedefinition")]
         if not crds:
             raise ValueError(f"no CustomResourceDefinition in {', '.join(map(str, manifests))}")
-        self.kubectl(
-            "wait",
-            "--for=condition=Established",
-            f"--timeout={int(timeout_s)}s",
-            *crds,
-            timeout=timeout_s + 10,
+        names = [name.split("/", 1)[1] for name in crds]
+        self.wait_crds_established(names, timeout_s)
+        return names
+
+    def wait_crds_established(self, names: list[str], timeout_s: float = 120.0) -> None:
+        """Poll until every named CRD has condition Established=True.
+
+        One LIST printed as two columns per poll: `kubectl wait` on 43 CRDs
+        costs ~7 s even when all of them are Established already.
+        """
+        columns = (
+            "custom-columns=NAME:.metadata.name,"
+            'ESTABLISHED:.status.conditions[?(@.type=="Established")].status'
         )
-        return [name.split("/", 1)[1] for name in crds]
+        deadline = time.monotonic() + timeout_s
+        while True:
+            listing = self.kubectl("get", "crd", "--no-headers", "-o", columns).stdout
+            established = {
+                parts[0]
+                for parts in (line.split() for line in listing.splitlines())
+                if len(parts) == 2 and parts[1] == "True"
+            }
+            pending = set(names) - established
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"CRDs not Established after {timeout_s:.0f} s: {', '.join(sorted(pending))}"
+                )
+            time.sleep(0.5)
 
     def _run(
         self,
