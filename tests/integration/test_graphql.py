@@ -91,6 +91,23 @@ async def test_paging_filters_nested_reads_and_tenant_scoping(deployment: Deploy
     assert [e["node"]["eventId"] for e in second["edges"]] == ["k6"]
     assert second["pageInfo"]["hasNextPage"] is False
 
+    newest = """query Newest($before: String) { violations(last: 2, before: $before,
+      filter: {minSeverity: CRITICAL}) { edges { node { eventId } }
+      pageInfo { hasPreviousPage hasNextPage startCursor } } }"""
+    page = (await gql(deployment, newest))["data"]["violations"]
+    assert [e["node"]["eventId"] for e in page["edges"]] == ["k4", "k6"]
+    assert page["pageInfo"]["hasPreviousPage"] is True
+    before = page["pageInfo"]["startCursor"]
+    older = (await gql(deployment, newest, before=before))["data"]["violations"]
+    assert [e["node"]["eventId"] for e in older["edges"]] == ["k0", "k2"]
+    assert older["pageInfo"] == {
+        "hasPreviousPage": False,
+        "hasNextPage": True,
+        "startCursor": older["pageInfo"]["startCursor"],
+    }
+    mixed = await gql(deployment, "{ violations(first: 1, last: 1) { edges { cursor } } }")
+    assert mixed["errors"][0]["message"] == "use first/after or last/before, not both"
+
     globex = (await gql(deployment, VIOLATIONS_PAGE, "globex", first=50))["data"]["violations"]
     assert [e["node"]["eventId"] for e in globex["edges"]] == ["g1"]
     foreign = await gql(

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 
+from ott_runtime.storage import ViolationQuery
 from ott_runtime.storage.scope import ScopedRepository
 from ott_runtime.storage.tables import EventRow, RiskScoreRow, ViolationRow
 
@@ -41,6 +42,36 @@ class GraphRows(ScopedRepository):
         for row in await self._session.scalars(statement):
             found[row.event_id].append(row)
         return found
+
+    async def violations_before(
+        self, query: ViolationQuery, before: int | None, limit: int
+    ) -> list[ViolationRow]:
+        """The newest violations matching ``query`` before seq ``before``, newest first."""
+        statement = self._where_tenant(select(ViolationRow), ViolationRow)
+        conditions: list[ColumnElement[bool]] = []
+        if query.since is not None:
+            conditions.append(ViolationRow.occurred_at >= query.since)
+        if query.until is not None:
+            conditions.append(ViolationRow.occurred_at < query.until)
+        if query.min_severity is not None:
+            conditions.append(ViolationRow.severity_rank >= query.min_severity)
+        for column, value in (
+            (ViolationRow.regulation, query.regulation),
+            (ViolationRow.rule_id, query.rule_id),
+            (ViolationRow.content_id, query.content_id),
+        ):
+            if value is not None:
+                conditions.append(column == value)
+        if before is not None:
+            conditions.append(ViolationRow.seq < before)
+        statement = statement.where(*conditions)
+        if query.acknowledged is not None:
+            acked = ViolationRow.acknowledged_at
+            statement = statement.where(
+                acked.is_not(None) if query.acknowledged else acked.is_(None)
+            )
+        statement = statement.order_by(ViolationRow.seq.desc()).limit(limit)
+        return list(await self._session.scalars(statement))
 
     async def risk_after(
         self, after: int | None, min_score: float, limit: int

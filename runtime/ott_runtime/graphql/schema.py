@@ -7,6 +7,7 @@ schema printed; ``ottc graphql-schema`` regenerates it and a unit test compares 
 
 from collections import defaultdict
 from collections.abc import AsyncGenerator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias
 
@@ -161,17 +162,21 @@ class Query:
         row = await info.context.events.load(str(id))
         return Event.of(row) if row is not None else None
 
-    @strawberry.field(description="Violations, oldest first.")
+    @strawberry.field(
+        description="Violations, oldest first; page forward with first/after, or take the "
+        "newest with last (and before)."
+    )
     async def violations(
         self,
         info: Info,
         filter: ViolationFilter | None = None,
-        first: int = DEFAULT_FIRST,
+        first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Violation]:
-        principal, first = await info.context.principal(), _page(first)
+        principal = await info.context.principal()
         given = filter or ViolationFilter()
-        after_seq = seq_of(after)
         query = ViolationQuery(
             since=given.since,
             until=given.until,
@@ -180,12 +185,22 @@ class Query:
             rule_id=given.rule_id,
             content_id=given.content_id,
             acknowledged=given.acknowledged,
-            after_seq=after_seq,
-            limit=first + 1,
         )
+        if last is not None or before is not None:
+            if first is not None or after is not None:
+                raise graph_error("use first/after or last/before, not both", "BAD_USER_INPUT")
+            size, before_seq = _page(last or DEFAULT_FIRST), seq_of(before)
+            async with info.context.service.database.session() as session:
+                rows = await GraphRows(session, principal.scope).violations_before(
+                    query, before_seq, size + 1
+                )
+            return Connection.build_backward(
+                [(r.seq, Violation.of(r)) for r in rows], size, before_seq
+            )
+        size, after_seq = _page(first or DEFAULT_FIRST), seq_of(after)
         async with info.context.service.store.read(principal.scope) as data:
-            rows = await data.violations.find(query)
-        return Connection.build([(r.seq, Violation.of(r)) for r in rows], first, after_seq)
+            rows = await data.violations.find(replace(query, after_seq=after_seq, limit=size + 1))
+        return Connection.build([(r.seq, Violation.of(r)) for r in rows], size, after_seq)
 
     @strawberry.field(description="One violation by id.")
     async def violation(self, info: Info, id: strawberry.ID) -> Violation | None:

@@ -92,6 +92,23 @@ class Connection(Generic[T]):
             ),
         )
 
+    @staticmethod
+    def build_backward(
+        newest_first: list[tuple[int, T]], last: int, before: int | None
+    ) -> "Connection[T]":
+        """A page of the newest ``last`` items before ``before``, shown oldest first."""
+        shown = list(reversed(newest_first[:last]))
+        edges = [Edge(cursor=cursor_of(seq), node=node) for seq, node in shown]
+        return Connection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=before is not None,
+                has_previous_page=len(newest_first) > last,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
 
 @strawberry.type(description="A model's risk score for one event.")
 class RiskScore:

@@ -77,6 +77,7 @@ class Realtime:
 
 def install_realtime(app: FastAPI, service: RuntimeService) -> Realtime:
     from ott_runtime.api import stream
+    from ott_runtime.dashboard.router import mount_dashboard
     from ott_runtime.graphql.router import graphql_router
     from ott_runtime.notifications.router import router as notifications_router
 
@@ -87,5 +88,6 @@ def install_realtime(app: FastAPI, service: RuntimeService) -> Realtime:
     app.state.realtime = realtime
     app.include_router(stream.router)
     app.include_router(notifications_router)
+    mount_dashboard(app)
     app.include_router(graphql_router(), prefix="/v1/graphql")
     return realtime

@@ -1,0 +1,43 @@
+// A tiny GraphQL-over-HTTP client for /v1/graphql (same origin, the tenant's API key).
+
+export class GraphQLError extends Error {
+  constructor(errors) {
+    super(errors.map((e) => e.message).join("; "));
+    this.errors = errors;
+    this.unauthenticated = errors.some((e) => e.extensions && e.extensions.code === "UNAUTHENTICATED");
+  }
+}
+
+export async function graphql(apiKey, query, variables = {}) {
+  const response = await fetch("/v1/graphql", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-API-Key": apiKey },
+    body: JSON.stringify({ query, variables }),
+  });
+  if (!response.ok) throw new Error(`GraphQL HTTP ${response.status}`);
+  const body = await response.json();
+  if (body.errors && body.errors.length) throw new GraphQLError(body.errors);
+  return body.data;
+}
+
+export const DASHBOARD_QUERY = `
+query Dashboard($since: DateTime!, $until: DateTime!) {
+  tenant { id displayName riskThreshold }
+  violationHeatmap(since: $since, until: $until) { hour region count }
+  violationNetwork(since: $since, until: $until, limit: 300) { contentId region rule count }
+  forecast(historyHours: 24, horizonHours: 6) {
+    method points { hour violations forecast lower upper }
+  }
+  violations(last: 200) {
+    edges { cursor node { id eventId ruleId regulation severity message contentId occurredAt } }
+  }
+}`;
+
+export const AGGREGATES_QUERY = `
+query Aggregates($since: DateTime!, $until: DateTime!) {
+  violationHeatmap(since: $since, until: $until) { hour region count }
+  violationNetwork(since: $since, until: $until, limit: 300) { contentId region rule count }
+  forecast(historyHours: 24, horizonHours: 6) {
+    method points { hour violations forecast lower upper }
+  }
+}`;

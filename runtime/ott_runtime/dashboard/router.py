@@ -1,0 +1,48 @@
+"""GET /dashboard: the bundled single-page dashboard, and its assets under
+/dashboard/assets/. The page loads nothing from elsewhere (a Content-Security-Policy
+limits it to this origin); data comes from /v1/graphql and /v1/stream."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from ott_runtime.api.problems import Problem
+
+STATIC = Path(__file__).parent / "static"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self' ws: wss:; worker-src 'self' blob:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+router = APIRouter(tags=["dashboard"])
+
+
+@router.get("/dashboard", include_in_schema=False, response_model=None)
+async def dashboard() -> Response:
+    index = STATIC / "index.html"
+    if not index.exists():
+        raise Problem(
+            503,
+            "Dashboard not built",
+            "the front-end bundle is missing: run hack/bootstrap.sh (npm ci && npm run build "
+            "in frontend/)",
+            "dashboard-not-built",
+        )
+    return FileResponse(
+        index, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-cache"}
+    )
+
+
+def mount_dashboard(app: FastAPI) -> None:
+    app.include_router(router)
+    # check_dir=False: the app still starts (and says why on /dashboard) when unbuilt
+    app.mount(
+        "/dashboard/assets",
+        StaticFiles(directory=STATIC / "assets", check_dir=False),
+        name="dashboard-assets",
+    )
