@@ -41,6 +41,18 @@ if [[ ! -f "$stamp" ]]; then
   touch "$stamp"
 fi
 
+# Dashboard front-end: pinned npm packages bundled into the Python package (no CDN at run
+# time). Rebuilt only when frontend/ changed since the last build.
+dashboard_static=runtime/ott_runtime/dashboard/static
+frontend_stamp="$(cat frontend/package-lock.json frontend/build.mjs frontend/index.html frontend/src/* | sha256sum | cut -c1-16)"
+if [[ ! -f "$dashboard_static/.built-$frontend_stamp" ]]; then
+  command -v npm >/dev/null 2>&1 || as_root apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  log "building the dashboard (npm ci && npm run build)"
+  (cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
+  rm -f "$dashboard_static"/.built-*
+  touch "$dashboard_static/.built-$frontend_stamp"
+fi
+
 if ((build_go)); then
   hack/build-tools.sh >/dev/null
 fi
