@@ -217,9 +217,13 @@ class ModelSlot(Generic[T]):
         model: str,
         loader: Callable[[Path, ModelMetadata], T],
         expect_schema: list[str] | None = None,
+        precondition: Callable[[ModelMetadata], str | None] | None = None,
     ) -> None:
+        """``precondition`` returns why a version must not serve now (or None), e.g. a model
+        trained on the outputs of another model version than the one in service."""
         self.registry, self.tenant, self.model = registry, tenant, model
         self.loader, self.expect_schema = loader, expect_schema
+        self.precondition = precondition
         self.current: T | None = None
         self.metadata: ModelMetadata | None = None
         self.last_error: str | None = None
@@ -239,6 +243,12 @@ class ModelSlot(Generic[T]):
         if promoted is None or promoted == self.version:
             return False
         try:
+            if self.precondition is not None:
+                reason = self.precondition(
+                    self.registry.metadata(self.tenant, self.model, promoted)
+                )
+                if reason:
+                    raise ModelRefused(f"{self.tenant}/{self.model} v{promoted}: {reason}")
             loaded, meta = self.registry.load(
                 self.tenant, self.model, self.loader, promoted, self.expect_schema
             )

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ott_runtime.models.ensemble import RiskEnsemble
-from ott_runtime.models.registry import ModelRefused, ModelRegistry, ModelSlot
+from ott_runtime.models.registry import ModelMetadata, ModelRefused, ModelRegistry, ModelSlot
 from ott_runtime.models.series.detector import SeriesAnomalyDetector
 from ott_runtime.models.series.lstm import FEATURE_SCHEMA as SERIES_SCHEMA
 from ott_runtime.models.sessions.features import FEATURE_SCHEMA as SESSION_SCHEMA
@@ -45,12 +45,21 @@ class TenantModels:
             registry, tenant, SESSION_MODEL, load_session_model, SESSION_SCHEMA
         )
         self.ensemble: ModelSlot[RiskEnsemble] = ModelSlot(
-            registry, tenant, ENSEMBLE_MODEL, load_ensemble, SESSION_SCHEMA
+            registry, tenant, ENSEMBLE_MODEL, load_ensemble, SESSION_SCHEMA, self._paired
         )
         self.background: SessionBatch | None = None  # reference sessions for explanations
 
+    def _paired(self, ensemble: ModelMetadata) -> str | None:
+        wanted = ensemble.params.get("session_model_version")
+        if wanted != self.sessions.version:
+            return (
+                f"fitted on {SESSION_MODEL} v{wanted}, but v{self.sessions.version} is in service"
+            )
+        return None
+
     def refresh(self) -> dict[str, str]:
-        """Load newly promoted versions; returns each model's state for status/logs."""
+        """Load newly promoted versions (the Transformer before the ensemble that depends on
+        it); returns each model's state for status and logs."""
         states = {}
         for slot in (self.series, self.sessions, self.ensemble):
             swapped = slot.refresh()

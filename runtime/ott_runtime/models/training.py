@@ -142,16 +142,17 @@ def train_sessions(
         **common,
     )
     accuracy = float(np.mean((val_risk >= 0.5) == labels[validation]))
+    with tempfile.TemporaryDirectory() as folder:
+        model.model.save(Path(folder) / "model.keras")
+        stored_session = registry.register(session_meta, Path(folder))
     ensemble_meta = ModelMetadata(
         model=ENSEMBLE_MODEL,
         kind="ensemble",
         metrics={"validation_accuracy": accuracy, **{f"weight_{k}": v for k, v in weights.items()}},
-        params={"inputs": list(weights)},
+        # its weights hold only for the Transformer whose outputs they were fitted on
+        params={"inputs": list(weights), "session_model_version": stored_session.version},
         **common,
     )
-    with tempfile.TemporaryDirectory() as folder:
-        model.model.save(Path(folder) / "model.keras")
-        stored_session = registry.register(session_meta, Path(folder))
     with tempfile.TemporaryDirectory() as folder:
         joblib.dump(ensemble, Path(folder) / "ensemble.joblib")
         (Path(folder) / "weights.json").write_text(json.dumps(weights))

@@ -124,6 +124,9 @@ def test_tenant_models_serve_promoted_versions_and_explain_alerts(tmp_path: Path
     states = served.refresh()
     assert states["session-risk"].startswith("refused")
     assert "corrupt" in states["session-risk"]
-    assert states["risk-ensemble"] == "swapped to v2"
+    # the new ensemble was fitted on the refused Transformer's outputs: it waits too
+    assert states["risk-ensemble"].startswith("refused")
+    assert "fitted on session-risk v2, but v1 is in service" in states["risk-ensemble"]
+    assert served.ensemble.version == 1
     assert served.sessions.version == 1
     assert len(served.score_sessions(clean)) == 3
