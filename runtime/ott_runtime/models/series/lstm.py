@@ -140,7 +140,8 @@ class LstmForecaster:
             raise RuntimeError("forecaster is not fitted")
         scaled = np.clip(self.scaler.transform(values), -20, 20)
         inputs = windows(scaled, calendar_features(timestamps), self.config.lookback)
-        forecast = self.model(inputs, training=False).numpy()[:, 0].astype(np.float64)
+        output = keras().ops.convert_to_numpy(self.model(inputs, training=False))
+        forecast = np.asarray(output, dtype=np.float64)[:, 0]
         return np.asarray(scaled[self.config.lookback :] - forecast, dtype=np.float64)
 
     def metadata(self) -> dict[str, Any]:

@@ -124,7 +124,11 @@ class SessionRiskModel:
         if self.model is None:
             raise RuntimeError("session model is not trained")
         risk, received = self.model([types, numeric], training=False)
-        return np.asarray(risk)[:, 0].astype(np.float64), np.asarray(received, dtype=np.float64)
+        to_numpy = keras().ops.convert_to_numpy
+        return (
+            np.asarray(to_numpy(risk), dtype=np.float64)[:, 0],
+            np.asarray(to_numpy(received), dtype=np.float64),
+        )
 
     def predict(self, batch: SessionBatch) -> FloatArray:
         return self._run(batch.types, batch.numeric)[0]
