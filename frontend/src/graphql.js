@@ -9,7 +9,8 @@ export class GraphQLError extends Error {
 }
 
 export async function graphql(apiKey, query, variables = {}) {
-  const response = await fetch("/v1/graphql", {
+  // relative to /dashboard/: keeps a gateway's path prefix
+  const response = await fetch(new URL("../v1/graphql", location.href), {
     method: "POST",
     headers: { "Content-Type": "application/json", "X-API-Key": apiKey },
     body: JSON.stringify({ query, variables }),

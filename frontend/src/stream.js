@@ -29,9 +29,11 @@ export class LiveStream {
   }
 
   connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
     this.onStatus(Object.keys(this.cursors).length ? "reconnecting" : "connecting");
-    const socket = new WebSocket(`${scheme}://${location.host}/v1/stream`);
+    const url = new URL("../v1/stream", location.href); // keeps a gateway's path prefix
+    url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+    url.hash = "";
+    const socket = new WebSocket(url);
     this.socket = socket;
     socket.onopen = () => socket.send(JSON.stringify({ type: "auth", apiKey: this.apiKey }));
     socket.onmessage = (event) => this.handle(socket, JSON.parse(event.data));

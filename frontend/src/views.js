@@ -23,7 +23,9 @@ export class NetworkView {
       .nodeColor((node) => COLORS[node.kind])
       .nodeVal((node) => 1 + Math.log2(1 + node.count))
       .linkWidth((link) => Math.min(4, 0.5 + Math.log2(1 + link.count)))
-      .linkOpacity(0.5);
+      .linkOpacity(0.5)
+      .cooldownTicks(120)
+      .onEngineStop(() => this.graph.zoomToFit(400, 20));
     this.signature = "";
   }
 
@@ -91,7 +93,8 @@ export function renderForecast(element, methodElement, forecast) {
       line: { color: "#8c96a8", dash: "dot" } },
     { name: "band", x: future.map(x).concat(future.map(x).reverse()),
       y: future.map((p) => p.upper).concat(future.map((p) => p.lower).reverse()),
-      fill: "toself", fillcolor: "rgba(240,138,60,0.25)", line: { width: 0 }, hoverinfo: "skip" },
+      mode: "lines", fill: "toself", fillcolor: "rgba(240,138,60,0.25)", line: { width: 0 },
+      hoverinfo: "skip" },
     { name: "forecast", x: future.map(x), y: future.map((p) => p.forecast), mode: "lines+markers",
       line: { color: "#f08a3c" } },
   ];
@@ -138,7 +141,8 @@ export class ViolationTable {
       tr.dataset.violationId = row.id;
       if (row.fresh) tr.className = "fresh";
       const severity = row.severity.toLowerCase();
-      const cells = [new Date(row.occurredAt).toISOString().replace("T", " ").slice(0, 19),
+      const when = new Date(row.occurredAt).toISOString().replace("T", " ").slice(0, 19);
+      const cells = [`${when} UTC`,
         null, row.regulation, row.ruleId, row.contentId || "", row.eventId, row.message];
       cells.forEach((text, index) => {
         const td = document.createElement("td");

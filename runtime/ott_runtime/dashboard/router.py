@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ott_runtime.api.problems import Problem
@@ -22,7 +22,13 @@ CSP = (
 router = APIRouter(tags=["dashboard"])
 
 
-@router.get("/dashboard", include_in_schema=False, response_model=None)
+@router.get("/dashboard", include_in_schema=False)
+async def dashboard_redirect() -> RedirectResponse:
+    # relative, so that a gateway's path prefix is kept; the page's own links are relative
+    return RedirectResponse("dashboard/", status_code=308)
+
+
+@router.get("/dashboard/", include_in_schema=False, response_model=None)
 async def dashboard() -> Response:
     index = STATIC / "index.html"
     if not index.exists():
