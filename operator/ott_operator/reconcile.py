@@ -355,7 +355,9 @@ class TenantReconciler:
             # waiting for pods or for the gateway is normal; broken rules or keys are not
             warning = condition.status is not True and condition.type in _MUST_HOLD
             work.events.append((warning, condition.reason, condition.message))
-        previous_ready = next((c for c in existing if c.get("type") == "Ready"), {})
+        previous_ready: Mapping[str, Any] = next(
+            (c for c in existing if c.get("type") == "Ready"), {}
+        )
         if work.failed and previous_ready.get("message") != work.failed:
             work.events.append((True, "ReconcileFailed", work.failed))
         old_status = work.body.get("status") or {}

@@ -177,6 +177,11 @@ class OperatorSettings(SettingsModel):
     missing_set_retry: Duration = Field(
         default="30s", description="Retry delay while a referenced RegulationSet is missing."
     )
+    peering_lifetime: Duration = Field(
+        default="60s",
+        description="How long a silent replica counts as alive in kopf peering: after a crash, "
+        "the others wait this long before taking over.",
+    )
     currency: str = "EUR"
     plans: dict[Plan, PlanProfile] = Field(default_factory=_default_plans)
 
@@ -197,6 +202,10 @@ class OperatorSettings(SettingsModel):
     @property
     def rotation_check_seconds(self) -> float:
         return _seconds(self.rotation_check_interval)
+
+    @property
+    def peering_lifetime_seconds(self) -> int:
+        return max(1, int(_seconds(self.peering_lifetime)))
 
     @property
     def missing_set_retry_seconds(self) -> float:

@@ -24,7 +24,7 @@ def register_handlers(registry: kopf.OperatorRegistry, settings: OperatorSetting
         return info
 
     @kopf.on.startup(registry=registry)
-    def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
         # the CRDs' status schemas are strict: kopf keeps its bookkeeping in annotations
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
             prefix=KOPF_ANNOTATION_PREFIX
@@ -36,6 +36,7 @@ def register_handlers(registry: kopf.OperatorRegistry, settings: OperatorSetting
         # our own Events say what happened; kopf's per-handler chatter stays in the log
         settings.posting.level = logging.WARNING
         settings.execution.max_workers = 8
+        settings.peering.lifetime = state(memo).settings.peering_lifetime_seconds
         state(memo).connect()
 
     indexes.register(registry)

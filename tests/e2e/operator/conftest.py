@@ -42,6 +42,8 @@ SETTINGS = {
     "driftInterval": "3s",
     "rotationCheckInterval": "2s",
     "missingSetRetry": "2s",
+    # a replica killed with -9 cannot leave the peering: the next one waits this long
+    "peeringLifetime": "10s",
 }
 
 

@@ -281,3 +281,26 @@ def test_deleting_a_tenant_records_usage_then_collects_everything(
         timeout=60,
         what="namespace collected",
     )
+
+
+def test_suspending_prunes_the_autoscaler_and_scales_to_zero(
+    operator: Any, stage: Any, wait_for: Any
+) -> None:
+    external = {"mode": "external", "databaseSecretRef": {"name": "db", "key": "url"}}
+    stage.apply(tenant_document("napping", storage=external))
+    stage.wait_condition("napping", "KeysReady", "True")
+    assert stage.get("hpa", "scoring", "ottc-napping") is not None
+
+    stage.apply(tenant_document("napping", storage=external, suspended=True))
+    wait_for(
+        lambda: (
+            stage.get("hpa", "scoring", "ottc-napping") is None
+            and stage.get("pdb", "scoring", "ottc-napping") is None
+        ),
+        timeout=15,
+        what="HPA and PDB pruned",
+    )
+    assert stage.get("deployment", "scoring", "ottc-napping")["spec"]["replicas"] == 0
+    assert stage.get("cronjob", "model-retrain", "ottc-napping")["spec"]["suspend"] is True
+    stage.wait_condition("napping", "ScoringAvailable", "False", "Suspended")
+    assert stage.tenant("napping")["status"]["phase"] == "Suspended"

@@ -24,7 +24,7 @@ def test_from_file_reads_camel_case(tmp_path: Path) -> None:
     path = tmp_path / "settings.yaml"
     path.write_text(
         "runtimeImage: example/ottc:1.2.3\ngatewayMode: gateway-api\nmesh: true\n"
-        "driftInterval: 2s\npoolNamespace: shared\n"
+        "driftInterval: 2s\npoolNamespace: shared\npeeringLifetime: 15s\n"
     )
     settings = OperatorSettings.from_file(path)
     assert settings.runtime_image == "example/ottc:1.2.3"
@@ -32,6 +32,7 @@ def test_from_file_reads_camel_case(tmp_path: Path) -> None:
     assert settings.mesh is True
     assert settings.drift_seconds == 2
     assert settings.pool_namespace == "shared"
+    assert settings.peering_lifetime_seconds == 15
 
 
 @pytest.mark.parametrize(
