@@ -119,7 +119,9 @@ class ClusterAccess:
         )
         deadline = time.monotonic() + timeout_s
         while True:
-            listing = self.kubectl("get", "crd", "--no-headers", "-o", columns).stdout
+            # a CRD created a moment ago has no status.conditions yet, and kubectl's filter
+            # fails on it: that poll counts as "not yet", the next one sees the conditions
+            listing = self.kubectl("get", "crd", "--no-headers", "-o", columns, check=False).stdout
             established = {
                 parts[0]
                 for parts in (line.split() for line in listing.splitlines())
