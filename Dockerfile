@@ -16,18 +16,14 @@ ARG PYTHON_VERSION=3.11
 ARG NODE_VERSION=22
 
 # --- front-end assets ------------------------------------------------------------------------
-# The dashboard's npm project is not in the tree yet (no package.json anywhere), so this stage
-# only produces the empty /assets directory that the build stage copies into the package.
-# When runtime/ott_runtime/dashboard/frontend/package.json lands, replace the RUN below with:
-#   COPY runtime/ott_runtime/dashboard/frontend/package.json \
-#        runtime/ott_runtime/dashboard/frontend/package-lock.json ./
-#   RUN npm ci --ignore-scripts --no-audit --no-fund
-#   COPY runtime/ott_runtime/dashboard/frontend/ ./
-#   RUN npm run build -- --outDir /assets
-# (tests/unit/test_dockerfile.py fails as soon as a package.json exists and this is not done).
+# The dashboard (frontend/: pinned npm packages, package-lock.json) bundled by esbuild into
+# /assets, which the build stage copies into the package: no CDN at run time.
 FROM node:${NODE_VERSION}-bookworm-slim AS assets
 WORKDIR /src
-RUN mkdir -p /assets
+COPY frontend/package.json frontend/package-lock.json frontend/.npmrc ./
+RUN npm ci --no-audit --no-fund
+COPY frontend/ ./
+RUN npm run build -- --outdir=/assets
 
 # --- wheels ----------------------------------------------------------------------------------
 FROM python:${PYTHON_VERSION}-slim-bookworm AS build
