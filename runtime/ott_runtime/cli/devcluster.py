@@ -39,6 +39,7 @@ state_dir_option = click.option(
     type=click.Path(file_okay=False, path_type=Path),
     default=default_state_dir,
     envvar=STATE_DIR_ENV,
+    show_envvar=True,
     show_default="$XDG_CACHE_HOME/ott-compliance/dev-cluster",
     help="Where the cluster keeps its data, certificates, kubeconfig and logs.",
 )
@@ -99,15 +100,13 @@ def dev_cluster() -> None:
     show_default=True,
     help="Seconds to wait for the API to be ready.",
 )
-@click.option(
-    "--build/--no-build",
-    default=True,
-    show_default=True,
-    help="Run hack/build-tools.sh when the binaries are missing (the first build takes minutes).",
-)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the `export KUBECONFIG=...` line.")
-def up(state_dir: Path, timeout: float, build: bool, quiet: bool) -> None:
-    """Start the dev cluster, or report the one already running."""
+def up(state_dir: Path, timeout: float, quiet: bool) -> None:
+    """Start the dev cluster, or report the one already running.
+
+    Without $OTTC_TOOLS_BIN, runs hack/build-tools.sh first: instant once the
+    binaries are built, about ten minutes the very first time (progress on stderr).
+    """
     with _locked(state_dir):
         existing = ControlPlane.attach(state_dir)
         if existing is not None and existing.healthy():
@@ -115,15 +114,13 @@ def up(state_dir: Path, timeout: float, build: bool, quiet: bool) -> None:
                 click.echo(f"dev cluster already running at {existing.server}")
             _print_access(existing, quiet)
             return
-        if existing is not None or state_dir.exists():
+        if existing is not None or (state_dir / OWNER_MARKER).exists():
             if not quiet:
                 click.echo(f"removing a stopped or broken dev cluster in {state_dir}", err=True)
             _remove_stale(existing, state_dir)
         started = time.monotonic()
         try:
-            plane = ControlPlane(
-                state_dir=state_dir, bin_dir=find_tools_bin(build=build), detached=True
-            )
+            plane = ControlPlane(state_dir=state_dir, bin_dir=find_tools_bin(), detached=True)
             plane.start(timeout_s=timeout)
         except (ToolsNotFoundError, ControlPlaneError) as error:
             raise click.ClickException(f"dev cluster did not start: {error}") from error

@@ -25,14 +25,6 @@ PR_SET_PDEATHSIG = 1
 LOG_TAIL_LINES = 40
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def free_ports(count: int) -> list[int]:
     """`count` distinct free ports (all held open together so none repeats)."""
     sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]

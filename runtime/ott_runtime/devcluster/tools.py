@@ -47,12 +47,8 @@ def _checked(bin_dir: Path, origin: str) -> Path:
     return bin_dir
 
 
-def find_tools_bin(build: bool = True) -> Path:
-    """The directory holding etcd, kube-apiserver, kube-controller-manager, kubectl and helm.
-
-    With `build=False` the build script is not run, only an existing
-    `OTTC_TOOLS_BIN` is accepted.
-    """
+def find_tools_bin() -> Path:
+    """The directory holding etcd, kube-apiserver, kube-controller-manager, kubectl and helm."""
     configured = os.environ.get(TOOLS_BIN_ENV)
     if configured:
         return _checked(Path(configured).expanduser(), f"${TOOLS_BIN_ENV}")
@@ -62,8 +58,6 @@ def find_tools_bin(build: bool = True) -> Path:
             f"set {TOOLS_BIN_ENV} to a directory with {', '.join(REQUIRED_BINARIES)} "
             "(built by hack/build-tools.sh in the source tree)"
         )
-    if not build:
-        raise ToolsNotFoundError(f"{TOOLS_BIN_ENV} is not set and building was not allowed")
     # stderr passes through: a first build takes ~10 minutes and reports its progress there.
     result = subprocess.run(
         ["bash", str(root / BUILD_SCRIPT)],
