@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from ott_runtime.api.metrics import Metrics
 from ott_runtime.api.problems import Problem
@@ -31,17 +32,23 @@ AppMetrics = Annotated[Metrics, Depends(get_metrics)]
 _UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="ottc"'}
 
 
+# Security schemes (not plain header parameters), so the OpenAPI document says how to
+# authenticate and the docs page offers an "Authorize" button.
+api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="The tenant's API key."
+)
+bearer = HTTPBearer(auto_error=False, description="The tenant's API key as a bearer token.")
+
+
 async def authenticated_scope(
     request: Request,
     service: Service,
     metrics: AppMetrics,
-    x_api_key: Annotated[str | None, Header(description="The tenant's API key.")] = None,
-    authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None,
+    x_api_key: Annotated[str | None, Security(api_key_header)] = None,
+    authorization: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
 ) -> TenantScope:
     """The tenant of the presented API key (X-API-Key, or Authorization: Bearer)."""
-    api_key = x_api_key
-    if api_key is None and authorization and authorization.lower().startswith("bearer "):
-        api_key = authorization[7:].strip()
+    api_key = x_api_key or (authorization.credentials if authorization else None)
     if not api_key:
         raise Problem(
             401,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import os
 import struct
@@ -81,6 +80,9 @@ class FieldCipher:
     def __init__(self, keyring: KeyRing) -> None:
         self.keyring = keyring
         self._aeads = {k.version: AESGCM(k.material) for k in keyring.keys}
+        self._primary_aead = self._aeads[keyring.primary_version]
+        self._header = _HEADER.pack(FORMAT_VERSION, keyring.primary_version)
+        self._tenant_bytes = keyring.tenant.encode()
 
     @property
     def tenant(self) -> str:
@@ -91,12 +93,13 @@ class FieldCipher:
         return self.keyring.primary_version
 
     def encrypt(self, field_path: str, value: Any, record: str = "") -> str:
-        version = self.keyring.primary_version
-        header = _HEADER.pack(FORMAT_VERSION, version)
+        return self._seal(field_path, orjson.dumps(value), record)
+
+    def _seal(self, field_path: str, plain: bytes, record: str) -> str:
+        header = self._header
         nonce = os.urandom(NONCE_BYTES)
-        sealed = self._aeads[version].encrypt(
-            nonce, orjson.dumps(value), _aad(self.tenant, field_path, record, header)
-        )
+        aad = _aad(self.tenant, field_path, record, header)
+        sealed = self._primary_aead.encrypt(nonce, plain, aad)
         return PREFIX + base64.urlsafe_b64encode(header + nonce + sealed).decode("ascii")
 
     def _split(self, field_path: str, token: str) -> tuple[bytes, int, bytes, bytes]:
@@ -132,11 +135,12 @@ class FieldCipher:
         return orjson.loads(plain)
 
     def blind_index(self, field_path: str, value: Any) -> str:
-        message = b"\x00".join(
-            (_INDEX_LABEL, self.tenant.encode(), field_path.encode(), orjson.dumps(value))
-        )
-        digest = hmac.new(self.keyring.index_key, message, hashlib.sha256).hexdigest()
-        return digest[:BLIND_INDEX_HEX_CHARS]
+        return self._index(field_path, orjson.dumps(value))
+
+    def _index(self, field_path: str, plain: bytes) -> str:
+        message = b"\x00".join((_INDEX_LABEL, self._tenant_bytes, field_path.encode(), plain))
+        digest = hmac.digest(self.keyring.index_key, message, "sha256")  # one-shot, in C
+        return digest.hex()[:BLIND_INDEX_HEX_CHARS]
 
     def encrypt_document(
         self, document: Mapping[str, Any], field_paths: Iterable[str], record: str = ""
@@ -152,9 +156,9 @@ class FieldCipher:
             parent, leaf = _private_parent(copy, path, copied)
             if parent is None or parent.get(leaf) is None:
                 continue
-            value = parent[leaf]
-            indexes[path] = self.blind_index(path, value)
-            parent[leaf] = self.encrypt(path, value, record)
+            plain = orjson.dumps(parent[leaf])  # serialised once for both
+            indexes[path] = self._index(path, plain)
+            parent[leaf] = self._seal(path, plain, record)
         version = self.keyring.primary_version if indexes else None
         return EncryptedDocument(document=copy, key_version=version, blind_indexes=indexes)
 

@@ -1,0 +1,262 @@
+"""Ingest throughput and latency: batches of 100 realistic events over HTTP to one uvicorn
+worker, with the example regulations' rules on; SQLite and PostgreSQL; encryption on vs
+off; one tenant vs ten. Cases are interleaved round by round on the same server so
+drift (a growing database, a busy neighbour) hits them alike.
+
+    .venv/bin/python tests/bench/bench_ingest.py          (or: ottc bench ingest)
+    OTTC_BENCH_QUICK=1 ...                                 smaller run
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import orjson
+import yaml
+
+from ott_runtime.benchreport import BenchReport, percentile
+from ott_runtime.demo.generator import EventGenerator
+from ott_runtime.storage.pgcluster import free_port, throwaway_postgres
+
+REPO = Path(__file__).resolve().parents[2]
+REGULATION_SETS = REPO / "examples" / "regulationsets"
+QUICK = os.environ.get("OTTC_BENCH_QUICK") == "1"
+BATCH = 100
+ROUNDS = 3 if QUICK else 5
+BATCHES_PER_ROUND = 15 if QUICK else 60
+CONCURRENCY = 4
+WARMUP_BATCHES = 10
+ENCRYPTED_TENANTS = [f"t{i}" for i in range(10)]
+PLAIN_TENANT = "plain"
+REGULATIONS = [
+    "gdpr",
+    "eu-avmsd",
+    "india-it-rules-2021",
+    "geo-licensing",
+    "coppa",
+    "fcc-captioning",
+]
+CASES = {  # case -> tenants its batches go to (round-robin)
+    "encrypted, 1 tenant": ENCRYPTED_TENANTS[:1],
+    "plain, 1 tenant": [PLAIN_TENANT],
+    "encrypted, 10 tenants": ENCRYPTED_TENANTS,
+}
+
+
+def tenant_document(name: str, encrypted: bool) -> dict[str, object]:
+    return {
+        "apiVersion": "compliance.ott.dev/v1alpha1",
+        "kind": "ComplianceTenant",
+        "metadata": {"name": name},
+        "spec": {
+            "displayName": name,
+            "plan": "enterprise",
+            "isolation": "pooled",
+            "regulations": [{"name": r} for r in REGULATIONS],
+            "encryption": {
+                "fields": ["viewer.id", "viewer.email", "device.ip", "viewer.accountId"]
+                if encrypted
+                else []
+            },
+            "gateway": {"rateLimit": {"perSecond": 100000}},
+        },
+    }
+
+
+def write_config(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    documents = [tenant_document(t, True) for t in ENCRYPTED_TENANTS] + [
+        tenant_document(PLAIN_TENANT, False)
+    ]
+    (folder / "tenants.yaml").write_text(yaml.safe_dump_all(documents))
+
+
+def make_batches(tenants: list[str], count: int, seed: int) -> dict[str, list[bytes]]:
+    """``count`` batches of 100 per tenant, encoded up front (not part of the timing)."""
+    start = datetime.now(UTC) - timedelta(hours=6)
+    batches: dict[str, list[bytes]] = {}
+    for tenant in tenants:
+        generator = EventGenerator([tenant], start=start, seed=seed, violation_rate=0.03)
+        pending: list[dict[str, object]] = []
+        encoded = []
+        minute = 0
+        while len(encoded) < count:
+            pending += generator.events_at(start + timedelta(seconds=minute * 20), 50)[tenant]
+            minute += 1
+            while len(pending) >= BATCH and len(encoded) < count:
+                encoded.append(orjson.dumps(pending[:BATCH]))
+                pending = pending[BATCH:]
+        batches[tenant] = encoded
+    return batches
+
+
+@contextmanager
+def server(
+    config: Path, state: Path, database_url: str | None
+) -> Iterator[tuple[str, dict[str, str]]]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    ottc = Path(sys.executable).with_name("ottc")
+    process = subprocess.Popen(
+        [str(ottc), "serve", "--config", str(config), "--config", str(REGULATION_SETS),
+         "--state-dir", str(state), "--port", str(port), "--log-level", "warning"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {process.communicate()[1][-2000:]}")
+            time.sleep(0.2)
+        yield base, json.loads((state / "api-keys.json").read_text()), process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Sample:
+    latencies: list[float] = field(default_factory=list)
+    events: int = 0
+    seconds: float = 0.0
+    server_cpu: float = 0.0  # CPU seconds the runtime process spent: robust on a busy machine
+    errors: int = 0
+
+
+async def run_case(
+    client: httpx.AsyncClient, keys: dict[str, str], work: list[tuple[str, bytes]], sample: Sample
+) -> None:
+    queue = list(reversed(work))
+
+    async def worker() -> None:
+        while queue:
+            tenant, body = queue.pop()
+            started = time.perf_counter()
+            response = await client.post(
+                "/v1/events",
+                content=body,
+                headers={"X-API-Key": keys[tenant], "Content-Type": "application/json"},
+            )
+            sample.latencies.append(time.perf_counter() - started)
+            if response.status_code != 200 or response.json()["accepted"] != BATCH:
+                sample.errors += 1
+            else:
+                sample.events += BATCH
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    sample.seconds += time.perf_counter() - started
+
+
+async def measure(
+    base: str, keys: dict[str, str], pid: int, batches: dict[str, list[bytes]]
+) -> dict[str, Sample]:
+    samples = {case: Sample() for case in CASES}
+    cursor = dict.fromkeys(batches, 0)
+
+    def take(tenants: list[str], count: int) -> list[tuple[str, bytes]]:
+        work = []
+        for index in range(count):
+            tenant = tenants[index % len(tenants)]
+            work.append((tenant, batches[tenant][cursor[tenant]]))
+            cursor[tenant] += 1
+        return work
+
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+        for tenants in CASES.values():  # warm-up: caches, prepared statements, JIT paths
+            await run_case(client, keys, take(tenants, WARMUP_BATCHES), Sample())
+        for round_number in range(ROUNDS):
+            order = list(CASES) if round_number % 2 == 0 else list(reversed(CASES))
+            for case in order:
+                cpu = cpu_seconds(pid)
+                await run_case(client, keys, take(CASES[case], BATCHES_PER_ROUND), samples[case])
+                samples[case].server_cpu += cpu_seconds(pid) - cpu
+    return samples
+
+
+def main() -> None:
+    report = BenchReport(
+        "ingest",
+        f"Ingest over HTTP: batches of {BATCH}, rules on ({len(REGULATIONS)} regulations), "
+        f"one uvicorn worker, {CONCURRENCY} clients",
+        [
+            "database",
+            "case",
+            "events/s",
+            "events/cpu-s",
+            "cpu vs baseline",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "batches",
+            "errors",
+        ],
+    )
+    needed = WARMUP_BATCHES + ROUNDS * BATCHES_PER_ROUND
+    per_tenant = {t: needed for t in [*ENCRYPTED_TENANTS, PLAIN_TENANT]}
+    per_tenant[ENCRYPTED_TENANTS[0]] += needed  # t0 serves the 1-tenant and the 10-tenant case
+    with report.timed(), tempfile.TemporaryDirectory(prefix="ottc-bench-") as scratch:
+        root = Path(scratch)
+        write_config(root / "config")
+        batches = make_batches(list(per_tenant), max(per_tenant.values()), seed=5)
+        with throwaway_postgres(durable=True) as cluster:
+            for database in ("sqlite", "postgresql"):
+                url = asyncio.run(cluster.create_database()) if database == "postgresql" else None
+                with server(root / "config", root / f"state-{database}", url) as (base, keys, pid):
+                    samples = asyncio.run(measure(base, keys, pid, batches))
+                baseline = samples["plain, 1 tenant"]
+                base_cost = baseline.server_cpu / baseline.events
+                for case, sample in samples.items():
+                    rate = sample.events / sample.seconds if sample.seconds else 0.0
+                    cost = sample.server_cpu / sample.events
+                    report.add(
+                        database=database, case=case, **{
+                            "events/s": rate,
+                            "events/cpu-s": 1 / cost,
+                            "cpu vs baseline": cost / base_cost,
+                            "p50 ms": percentile(sample.latencies, 50) * 1000,
+                            "p95 ms": percentile(sample.latencies, 95) * 1000,
+                            "p99 ms": percentile(sample.latencies, 99) * 1000,
+                            "batches": len(sample.latencies),
+                            "errors": sample.errors,
+                        },
+                    )  # fmt: skip
+    report.note("events/s: wall clock, client and server sharing a busy machine (noisy)")
+    report.note("events/cpu-s: events per CPU-second of the runtime process (one core's capacity)")
+    report.note(
+        "cpu vs baseline: CPU per event relative to plain, 1 tenant (same server, same run)"
+    )
+    report.note("PostgreSQL with fsync and synchronous_commit on; SQLite WAL, synchronous=NORMAL")
+    report.note(f"client and server share the machine ({os.cpu_count()} CPUs)")
+    report.emit()
+
+
+if __name__ == "__main__":
+    main()
