@@ -34,6 +34,7 @@ class TenantDirectory:
     def __init__(self, database: Database) -> None:
         self._database = database
         self._cache: dict[str, tuple[float, str | None]] = {}
+        self._labels: dict[str, tuple[float, str | None]] = {}
 
     async def upsert_tenant(self, tenant_id: str, *, display_name: str, plan: str) -> None:
         TenantScope(tenant_id)  # validates the name
@@ -89,6 +90,7 @@ class TenantDirectory:
             for row in await session.scalars(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest)):
                 row.revoked_at = datetime.now(UTC)
         self._cache.pop(digest, None)
+        self._labels.pop(digest, None)
 
     async def authenticate(self, api_key: str) -> TenantScope | None:
         """The tenant a presented key belongs to, or None (unknown or revoked)."""
@@ -119,16 +121,26 @@ class TenantDirectory:
         how many entries were dropped."""
         dropped = len(self._cache)
         self._cache.clear()
+        self._labels.clear()
         return dropped
 
     async def key_label(self, api_key: str) -> str | None:
-        """The label of a valid (registered, not revoked) key; ``admin`` grants admin scope."""
+        """The label of a valid (registered, not revoked) key; ``admin`` grants admin scope.
+        Cached like authentication (and dropped with it by clear_cache)."""
         digest = hash_api_key(api_key)
+        cached = self._labels.get(digest)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < _CACHE_SECONDS:
+            return cached[1]
         async with self._database.session() as session:
             row = (
                 await session.scalars(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
             ).one_or_none()
-        return row.label if row is not None and row.revoked_at is None else None
+        label = row.label if row is not None and row.revoked_at is None else None
+        if len(self._labels) > 10_000:
+            self._labels.clear()
+        self._labels[digest] = (now, label)
+        return label
 
     async def tenants(self) -> list[TenantRow]:
         async with self._database.session() as session:
