@@ -129,8 +129,11 @@ class GraphRows(ScopedRepository):
             for c, r, u, n in await self._session.execute(statement)
         ]
 
-    async def hourly_counts(self, since: datetime, until: datetime) -> list[tuple[str, int, int]]:
-        """(hour, events, violations) for the forecast chart."""
+    async def hourly_counts(
+        self, since: datetime, until: datetime, *, include_events: bool
+    ) -> list[tuple[str, int, int]]:
+        """(hour, events, violations) for the forecast chart; events stay 0 unless asked
+        for (counting them scans every event of the period)."""
         event_hour, violation_hour = (
             self._hour(EventRow.occurred_at),
             self._hour(ViolationRow.occurred_at),
@@ -148,8 +151,9 @@ class GraphRows(ScopedRepository):
             ViolationRow,
         )
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        for when, n in await self._session.execute(events):
-            counts[str(when)][0] = int(n)
+        if include_events:
+            for when, n in await self._session.execute(events):
+                counts[str(when)][0] = int(n)
         for when, n in await self._session.execute(violations):
             counts[str(when)][1] = int(n)
         return [(when, e, v) for when, (e, v) in sorted(counts.items())]

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import AsyncGenerator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeAlias
+from typing import Annotated, Any, TypeAlias
 
 import orjson
 import strawberry
@@ -307,7 +307,14 @@ class Query:
 
     @strawberry.field(description="Hourly violations: actuals and a labelled forecast with bands.")
     async def forecast(
-        self, info: Info, history_hours: int = 48, horizon_hours: int = 12
+        self,
+        info: Info,
+        history_hours: int = 48,
+        horizon_hours: int = 12,
+        include_events: Annotated[
+            bool,
+            strawberry.argument(description="Also count events per hour (scans every event)."),
+        ] = False,
     ) -> Forecast:
         principal = await info.context.principal()
         if not (2 <= history_hours <= 24 * 31 and 1 <= horizon_hours <= 168):
@@ -317,7 +324,9 @@ class Query:
         async with info.context.service.database.session() as session:
             counts = {
                 h: (e, v)
-                for h, e, v in await GraphRows(session, principal.scope).hourly_counts(since, now)
+                for h, e, v in await GraphRows(session, principal.scope).hourly_counts(
+                    since, now, include_events=include_events
+                )
             }
         hours = [
             (since + timedelta(hours=i)).strftime("%Y-%m-%dT%H:00:00Z")
@@ -326,7 +335,14 @@ class Query:
         actual = [counts.get(h, (0, 0)) for h in hours]
         fitted = holt([float(v) for _, v in actual], horizon_hours)
         points = [
-            ForecastPoint(hour=h, events=e, violations=v, forecast=f, lower=None, upper=None)
+            ForecastPoint(
+                hour=h,
+                events=e if include_events else None,
+                violations=v,
+                forecast=f,
+                lower=None,
+                upper=None,
+            )
             for h, (e, v), f in zip(hours, actual, fitted.fitted, strict=True)
         ]
         for step in range(horizon_hours):
