@@ -7,6 +7,7 @@ from typing import Any
 
 from ott_runtime.crypto import KeyStore
 from ott_runtime.domain.aggregates import WindowAggregator
+from ott_runtime.domain.durations import parse_duration
 from ott_runtime.domain.regulation import RegulationSet
 from ott_runtime.domain.rules import CompiledRules, ResolvedRules, compile_rules, resolve_rules
 from ott_runtime.domain.tenant import ComplianceTenant, ComplianceTenantSpec
@@ -37,12 +38,18 @@ def runtime_from_resolved(
     name: str, spec: ComplianceTenantSpec, resolved: ResolvedRules, keys: KeyStore
 ) -> TenantRuntime:
     """Compiles the rules (RuleCompileError lists every bad rule) and makes fresh windows."""
+    windows = [
+        parse_duration(aggregate.window)
+        for aggregates in resolved.aggregates.values()
+        for aggregate in aggregates
+    ]
     return TenantRuntime(
         name=name,
         spec=spec,
         rules=CompiledRuleEvaluator(compile_rules(resolved)),
         windows=WindowAggregator.for_rules(resolved),
         keys=keys,
+        longest_window=max(windows, default=None),
     )
 
 

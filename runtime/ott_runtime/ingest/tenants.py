@@ -53,6 +53,8 @@ class TenantRuntime:
     rules: RuleEvaluator
     windows: AggregateWindows
     keys: KeyStore
+    # how far back the aggregate windows reach: replayed from storage at start
+    longest_window: timedelta | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property

@@ -172,6 +172,19 @@ class EventRepository(ScopedRepository):
         statement = statement.order_by(EventRow.seq).limit(query.limit)
         return list((await self._session.scalars(statement)).all())
 
+    async def latest_since(self, since: datetime, limit: int) -> list[EventRow]:
+        """The newest ``limit`` events that occurred at or after ``since``, oldest first."""
+        statement = self._where_tenant(
+            select(EventRow)
+            .where(EventRow.occurred_at >= since)
+            .order_by(EventRow.occurred_at.desc(), EventRow.seq.desc())
+            .limit(limit),
+            EventRow,
+        )
+        rows = list((await self._session.scalars(statement)).all())
+        rows.reverse()
+        return rows
+
     async def get(self, event_id: str) -> EventRow | None:
         statement = self._where_tenant(
             select(EventRow).where(EventRow.event_id == event_id), EventRow
@@ -363,6 +376,11 @@ class UsageRepository(ScopedRepository):
         return list((await self._session.scalars(statement)).all())
 
 
+# no ORM session synchronisation (nothing is loaded) and so no RETURNING: the row counts
+# are then reported by the database driver itself
+_PLAIN_DELETE = {"synchronize_session": False}
+
+
 class RetentionRepository(ScopedRepository):
     async def purge(self, events_before: datetime, violations_before: datetime) -> dict[str, int]:
         """Deletes what ``spec.retention`` no longer keeps; returns rows removed per table."""
@@ -372,20 +390,23 @@ class RetentionRepository(ScopedRepository):
         removed: dict[str, int] = {}
         for name, table in (("blindIndexes", BlindIndexRow), ("riskScores", RiskScoreRow)):
             result = await self._session.execute(
-                self._where_tenant(delete(table).where(table.event_seq.in_(old_events)), table)
+                self._where_tenant(delete(table).where(table.event_seq.in_(old_events)), table),
+                execution_options=_PLAIN_DELETE,
             )
             removed[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]
         events = await self._session.execute(
             self._where_tenant(
                 delete(EventRow).where(EventRow.occurred_at < events_before), EventRow
-            )
+            ),
+            execution_options=_PLAIN_DELETE,
         )
         removed["events"] = int(events.rowcount or 0)  # type: ignore[attr-defined]
         violations = await self._session.execute(
             self._where_tenant(
                 delete(ViolationRow).where(ViolationRow.occurred_at < violations_before),
                 ViolationRow,
-            )
+            ),
+            execution_options=_PLAIN_DELETE,
         )
         removed["violations"] = int(violations.rowcount or 0)  # type: ignore[attr-defined]
         return removed
