@@ -33,6 +33,7 @@ from ott_runtime.storage import (
 )
 
 log = logging.getLogger(__name__)
+WINDOW_REPLAY_MAX = 200_000  # the windows themselves hold at most this many entries
 # (transaction data, tenant, violation rows, (risk id, score) pairs) -> None
 TransactionHook = Callable[
     [TenantData, TenantRuntime, Sequence[Any], Sequence[tuple[int, NewRiskScore]]],
@@ -105,6 +106,31 @@ class IngestPipeline:
             )
         return runtime
 
+    async def _recover_windows(self, runtime: TenantRuntime) -> None:
+        try:
+            await self.rebuild_windows(runtime)
+        except Exception:  # e.g. the database is down: rebuild before the next batch instead
+            runtime.windows_stale = True
+            log.exception(
+                "%s: aggregate windows not rebuilt; retrying with the next batch", runtime.name
+            )
+
+    async def rebuild_windows(self, runtime: TenantRuntime, now: datetime | None = None) -> int:
+        """Fresh aggregate windows for the tenant, replayed from the stored events of the
+        longest window (at start, and after a failed batch). Returns the events replayed."""
+        if runtime.windows_factory is None or runtime.longest_window is None:
+            return 0
+        runtime.windows, runtime.windows_stale = runtime.windows_factory(), False
+        since = (now or datetime.now(UTC)) - runtime.longest_window
+        async with self.store.read(TenantScope(runtime.name)) as data:
+            rows = await data.events.latest_since(since, WINDOW_REPLAY_MAX)
+        cipher = runtime.cipher
+        for row in rows:
+            opened = cipher.decrypt_document(row.payload, row.event_id)
+            runtime.windows.observe(opened.document)  # a field that fails to verify is absent
+        log.info("%s: aggregate windows rebuilt from %d stored events", runtime.name, len(rows))
+        return len(rows)
+
     async def ingest_body(self, scope: TenantScope, body: bytes) -> IngestResult:
         started = time.perf_counter()
         events = validate_batch(parse_body(body), self.validators)
@@ -124,11 +150,17 @@ class IngestPipeline:
                 except IntegrityError:
                     # another replica stored some of these ids between our check and commit;
                     # the retry finds them stored and skips them
+                    await self._recover_windows(runtime)
                     if attempt == 2:
                         raise
                     log.info(
                         "concurrent insert of the same event ids for %s; retrying", scope.tenant_id
                     )
+                except BaseException:
+                    # the windows saw events that were never committed: a retry of the batch
+                    # would count them twice, so rebuild them from what is stored
+                    await self._recover_windows(runtime)
+                    raise
         raise AssertionError("unreachable")
 
     async def _ingest_locked(
@@ -138,6 +170,8 @@ class IngestPipeline:
         events: Sequence[ValidEvent],
         body_bytes: int,
     ) -> IngestResult:
+        if runtime.windows_stale:
+            await self.rebuild_windows(runtime)
         result = IngestResult()
         async with self.store.read(scope) as data:
             stored = await data.events.existing_ids([e.id for e in events])

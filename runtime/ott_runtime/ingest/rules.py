@@ -49,6 +49,7 @@ def runtime_from_resolved(
         rules=CompiledRuleEvaluator(compile_rules(resolved)),
         windows=WindowAggregator.for_rules(resolved),
         keys=keys,
+        windows_factory=lambda: WindowAggregator.for_rules(resolved),
         longest_window=max(windows, default=None),
     )
 

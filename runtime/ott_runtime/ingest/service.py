@@ -22,7 +22,6 @@ from ott_runtime.usage import ApiCallMeter, PriceList
 log = logging.getLogger(__name__)
 RETENTION_INTERVAL_SECONDS = 3600.0
 RETENTION_FIRST_RUN_SECONDS = 60.0
-WARMUP_EVENTS_MAX = 200_000  # the windows themselves hold at most this many entries
 
 
 class RuntimeService:
@@ -62,8 +61,8 @@ class RuntimeService:
             )
             for api_key in self._api_keys.get(runtime.name, ()):
                 await self.store.directory.register_key(runtime.name, api_key)
-        for runtime in self.tenants:
-            await self.warm_windows(runtime)
+        for runtime in self.tenants:  # a restart must not forget the last hour's ad seconds
+            await self.pipeline.rebuild_windows(runtime)
         self._tasks = [
             asyncio.create_task(self.meter.run(self._meter_interval), name="usage-meter"),
             asyncio.create_task(self._retention_loop(), name="retention"),
@@ -78,25 +77,6 @@ class RuntimeService:
         await self.meter.flush()
         await self.database.close()
         self.started = False
-
-    async def warm_windows(self, runtime: TenantRuntime, now: datetime | None = None) -> int:
-        """Replays stored events of the longest aggregate window into the tenant's fresh
-        in-memory windows, so a restart does not forget the last hour's ad seconds (or the
-        last day's countries per account). Returns how many events were replayed."""
-        if runtime.longest_window is None:
-            return 0
-        since = (now or datetime.now(UTC)) - runtime.longest_window
-        async with self.store.read(TenantScope(runtime.name)) as data:
-            rows = await data.events.latest_since(since, WARMUP_EVENTS_MAX)
-        cipher = runtime.cipher
-        for row in rows:
-            opened = cipher.decrypt_document(row.payload, row.event_id)
-            runtime.windows.observe(opened.document)  # a field that fails to verify is absent
-        if rows:
-            log.info(
-                "%s: %d stored events replayed into the aggregate windows", runtime.name, len(rows)
-            )
-        return len(rows)
 
     async def purge_expired(self, now: datetime | None = None) -> dict[str, dict[str, int]]:
         """Applies each tenant's ``spec.retention``; returns rows removed per tenant."""

@@ -8,7 +8,7 @@ tested with any implementation of them.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
@@ -53,8 +53,11 @@ class TenantRuntime:
     rules: RuleEvaluator
     windows: AggregateWindows
     keys: KeyStore
-    # how far back the aggregate windows reach: replayed from storage at start
+    # fresh windows and how far back they reach: rebuilt from storage at start and after a
+    # failed batch (the in-memory windows must only ever hold committed events)
+    windows_factory: Callable[[], AggregateWindows] | None = None
     longest_window: timedelta | None = None
+    windows_stale: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property

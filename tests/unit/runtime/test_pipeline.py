@@ -71,7 +71,15 @@ async def pipeline(tmp_path: Path) -> AsyncIterator[IngestPipeline]:
         {"displayName": "Acme", "encryption": {"fields": ["viewer.id", "viewer.email"]}}
     )
     keys = KeyStore.from_directory(tmp_path / "keys", ["acme"], create_missing=True)
-    runtime = TenantRuntime("acme", spec, LongAdRule(), CountingWindows(), keys)
+    runtime = TenantRuntime(
+        "acme",
+        spec,
+        LongAdRule(),
+        CountingWindows(),
+        keys,
+        windows_factory=CountingWindows,
+        longest_window=timedelta(days=3650),
+    )
     yield IngestPipeline(store, TenantRegistry([runtime]), VALIDATORS, scorer=HalfScorer())
     await database.close()
 
@@ -196,3 +204,24 @@ async def test_a_failed_transaction_publishes_nothing(
     async with pipeline.store.read(ACME) as data:
         assert await data.events.find(EventQuery()) == []
         assert await data.violations.find(ViolationQuery()) == []
+
+
+async def test_windows_only_ever_count_committed_events(
+    pipeline: IngestPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await pipeline.ingest_body(ACME, _batch(_ad("a1", 10)))
+    async with pipeline.store.read(ACME) as data:
+        usage_type = type(data.usage)
+    original = usage_type.add
+
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("connection lost")
+
+    monkeypatch.setattr(usage_type, "add", broken)
+    with pytest.raises(RuntimeError):
+        await pipeline.ingest_body(ACME, _batch(_ad("a2", 10), _ad("a3", 10)))
+    monkeypatch.setattr(usage_type, "add", original)
+    await pipeline.ingest_body(ACME, _batch(_ad("a2", 10), _ad("a3", 10)))  # the client retries
+    windows = pipeline.tenants["acme"].windows
+    assert isinstance(windows, CountingWindows)
+    assert windows.seen == 3  # a1 replayed after the failure, then a2 and a3 once each
