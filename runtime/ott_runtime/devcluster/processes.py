@@ -5,7 +5,9 @@ in the terminal reaches only the Python process, which then stops the
 components in order instead of all of them dying at once. When the control
 plane belongs to a test run, each child also asks the kernel (prctl
 PR_SET_PDEATHSIG) to be sent SIGTERM when the thread that started it dies, so
-that even a `kill -9` of pytest leaves nothing behind.
+that even a `kill -9` of pytest leaves nothing behind. Mind the word *thread*:
+start an attached control plane from a thread that lives as long as it should
+(the main thread, as pytest fixtures do), not from a short-lived worker.
 """
 
 from __future__ import annotations
