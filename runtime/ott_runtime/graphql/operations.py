@@ -1,0 +1,130 @@
+"""Mutations and subscriptions of the GraphQL schema."""
+
+from collections.abc import AsyncGenerator
+from datetime import UTC, datetime
+
+import orjson
+import strawberry
+from graphql import GraphQLError
+from strawberry.scalars import JSON
+
+from ott_runtime.graphql.context import graph_error
+from ott_runtime.graphql.inputs import (
+    Info,
+    ViolationFilter,
+    violation_from_message,
+)
+from ott_runtime.graphql.types import (
+    CacheCleared,
+    IngestOutcome,
+    RiskScore,
+    Violation,
+    as_json,
+)
+from ott_runtime.ingest.errors import IngestError
+from ott_runtime.notifications.outbox import OutboxRepository
+from ott_runtime.realtime.protocol import ChannelFilter
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Ingests a batch of events (the same pipeline as POST /v1/events)."
+    )
+    async def process_events(self, info: Info, events: list[JSON]) -> IngestOutcome:
+        principal = await info.context.principal()
+        try:
+            result = await info.context.service.pipeline.ingest_body(
+                principal.scope, orjson.dumps({"events": events})
+            )
+        except IngestError as error:
+            problems = "; ".join(
+                f"event {p.index}: {p.field}: {p.message}" for p in error.problems[:10]
+            )
+            raise GraphQLError(
+                f"{error.title}: {error.detail}" + (f" ({problems})" if problems else ""),
+                extensions={
+                    "code": "INVALID_EVENTS",
+                    "status": error.status,
+                    "problems": [p.to_json() for p in error.problems],
+                },
+            ) from None
+        return IngestOutcome(
+            accepted=len(result.accepted),
+            duplicates=result.duplicates,
+            violations=[as_json(v) for v in result.violations],
+            risk=[as_json(r) for r in result.risk],
+        )
+
+    @strawberry.mutation(description="Marks a violation acknowledged (the first one is kept).")
+    async def acknowledge_violation(
+        self, info: Info, id: strawberry.ID, by: str = "graphql", note: str | None = None
+    ) -> Violation:
+        principal = await info.context.principal()
+        if not 1 <= len(by) <= 128 or (note is not None and len(note) > 1024):
+            raise graph_error("by: 1..128 characters, note: at most 1024", "BAD_USER_INPUT")
+        async with info.context.service.store.write(principal.scope) as data:
+            row = await data.violations.acknowledge(str(id), by=by, note=note, at=datetime.now(UTC))
+        if row is None:
+            raise graph_error(f"no violation {id!r}", "NOT_FOUND")
+        return Violation.of(row)
+
+    @strawberry.mutation(description="Sends a dead letter again (same delivery id).")
+    async def retry_dead_letter(self, info: Info, delivery_id: str) -> bool:
+        principal = await info.context.principal()
+        async with info.context.service.store.write(principal.scope) as data:
+            requeued = await data.repository(OutboxRepository).requeue(
+                delivery_id, datetime.now(UTC)
+            )
+        if not requeued:
+            raise graph_error(f"no dead letter {delivery_id!r}", "NOT_FOUND")
+        return True
+
+    @strawberry.mutation(
+        description="Admin: drops this process's API-key cache (revocations apply at once)."
+    )
+    async def clear_cache(self, info: Info) -> CacheCleared:
+        await info.context.admin()
+        return CacheCleared(api_keys=info.context.service.store.directory.clear_cache())
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="Violations as they are stored, filtered.")
+    async def violations(
+        self, info: Info, filter: ViolationFilter | None = None
+    ) -> AsyncGenerator[Violation, None]:
+        principal = await info.context.principal()
+        given = filter or ViolationFilter()
+        channel_filter = ChannelFilter(
+            min_severity=given.min_severity.value if given.min_severity else None,
+            regulation=given.regulation,
+            rule_id=given.rule_id,
+            content_id=given.content_id,
+        )
+        async for data in info.context.realtime.follow(
+            principal.scope.tenant_id, "violations", channel_filter
+        ):
+            yield violation_from_message(data)
+
+    @strawberry.subscription(
+        description="Risk scores at or above the threshold (default: the tenant's)."
+    )
+    async def risk_alerts(
+        self, info: Info, threshold: float | None = None
+    ) -> AsyncGenerator[RiskScore, None]:
+        principal = await info.context.principal()
+        if threshold is not None and not 0 <= threshold <= 1:
+            raise graph_error("threshold must be between 0 and 1", "BAD_USER_INPUT")
+        channel_filter = ChannelFilter(threshold=threshold)
+        async for data in info.context.realtime.follow(
+            principal.scope.tenant_id, "alerts", channel_filter
+        ):
+            yield RiskScore(
+                id=strawberry.ID(str(data["seq"])),
+                event_id=data["eventId"],
+                score=data["score"],
+                model=data["model"],
+                explanation=data["explanation"],
+                created_at=datetime.now(UTC),
+            )
