@@ -165,6 +165,12 @@ def test_crd_wait_times_out_naming_the_laggards(tmp_path: Path) -> None:
     assert "a.example.com" not in str(timeout.value)
 
 
+def test_crd_wait_keeps_polling_through_kubectl_errors_and_reports_them(tmp_path: Path) -> None:
+    access = _fake_kubectl(tmp_path / "bin", "echo 'error: connection refused' >&2; exit 1")
+    with pytest.raises(TimeoutError, match="connection refused"):
+        access.wait_crds_established(["a.example.com"], timeout_s=0.5)
+
+
 def test_kubectl_failure_is_reported_and_shortened(tmp_path: Path) -> None:
     access = _fake_kubectl(
         tmp_path / "bin",

@@ -118,21 +118,26 @@ class ClusterAccess:
             'ESTABLISHED:.status.conditions[?(@.type=="Established")].status'
         )
         deadline = time.monotonic() + timeout_s
+        last_error = ""
         while True:
             # a CRD created a moment ago has no status.conditions yet, and kubectl's filter
             # fails on it: that poll counts as "not yet", the next one sees the conditions
-            listing = self.kubectl("get", "crd", "--no-headers", "-o", columns, check=False).stdout
+            listing = self.kubectl("get", "crd", "--no-headers", "-o", columns, check=False)
+            if listing.returncode != 0:
+                last_error = listing.stderr.strip()[-MAX_ERROR_CHARS // 4 :]
             established = {
                 parts[0]
-                for parts in (line.split() for line in listing.splitlines())
+                for parts in (line.split() for line in listing.stdout.splitlines())
                 if len(parts) == 2 and parts[1] == "True"
             }
             pending = set(names) - established
             if not pending:
                 return
             if time.monotonic() > deadline:
+                hint = f"; last kubectl error: {last_error}" if last_error else ""
                 raise TimeoutError(
-                    f"CRDs not Established after {timeout_s:.0f} s: {', '.join(sorted(pending))}"
+                    f"CRDs not Established after {timeout_s:.0f} s: "
+                    f"{', '.join(sorted(pending))}{hint}"
                 )
             time.sleep(0.5)
 
