@@ -38,8 +38,12 @@ EVENTS = 50_000 if QUICK else 1_000_000
 REPEATS = 20 if QUICK else 40
 CHUNK = 10_000
 COUNTRIES = ["DE", "FR", "US", "IN", "BR", "JP", "GB", "ES", "IT", "CA"]
-RULES = [("coppa", "no-targeted-ads-to-kids", "critical", 3), ("gdpr", "consent", "high", 2),
-         ("eu-avmsd", "ad-time-limit", "medium", 1), ("geo-licensing", "region", "high", 2)]  # fmt: skip
+RULES = [
+    ("coppa", "no-targeted-ads-to-kids", "critical", 3),
+    ("gdpr", "consent", "high", 2),
+    ("eu-avmsd", "ad-time-limit", "medium", 1),
+    ("geo-licensing", "region", "high", 2),
+]
 API_KEY = "ottc_bench_graphql_acme_0123456789"
 
 DASHBOARD = """query Dashboard($since: DateTime!, $until: DateTime!) {
