@@ -3,6 +3,7 @@ calibrates its inputs on a validation split; session features come from OTT even
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -100,7 +101,7 @@ def test_ensemble_weights_and_calibration(trained: tuple) -> None:
 def test_tenant_models_serve_promoted_versions_and_explain_alerts(tmp_path: Path) -> None:
     from ott_runtime.models.registry import DirectoryBackend, ModelRegistry
     from ott_runtime.models.serving import TenantModels
-    from ott_runtime.models.training import SESSION_MODEL, train_sessions
+    from ott_runtime.models.training import ENSEMBLE_MODEL, SESSION_MODEL, train_sessions
 
     registry = ModelRegistry(DirectoryBackend(tmp_path))
     sessions, labels, kinds = generate_sessions(seed=9, n_sessions=400)
@@ -119,7 +120,21 @@ def test_tenant_models_serve_promoted_versions_and_explain_alerts(tmp_path: Path
     assert all(r.explanation is None for r in scored if r.risk < 0.5)
 
     # a promoted version whose weights were damaged is refused; v1 keeps serving
-    train_sessions(registry, "acme", sessions, labels, SessionRiskModel(small))
+    # (a retrained pair, registered from v1's files to save training time here)
+    for model_name in (SESSION_MODEL, ENSEMBLE_MODEL):
+        meta = registry.metadata("acme", model_name, 1)
+        source = registry.backend.version_dir("acme", model_name, 1)
+        artifacts = tmp_path / f"retrained-{model_name}"
+        artifacts.mkdir()
+        for name in meta.files:
+            shutil.copy(source / name, artifacts / name)
+        params = (
+            {**meta.params, "session_model_version": 2}
+            if model_name == ENSEMBLE_MODEL
+            else meta.params
+        )
+        stored = registry.register(meta.model_copy(update={"params": params}), artifacts)
+        registry.promote("acme", model_name, stored.version)
     (registry.backend.version_dir("acme", SESSION_MODEL, 2) / "model.keras").write_bytes(b"junk")
     states = served.refresh()
     assert states["session-risk"].startswith("refused")
