@@ -171,3 +171,14 @@ def test_json_logs_carry_trace_id_and_tenant(exported: Exported) -> None:
     assert len(inside["span_id"]) == 16
     assert "trace_id" not in outside
     assert "tenant" not in outside
+
+
+def test_instrumentation_is_skipped_while_tracing_is_off() -> None:
+    from fastapi import FastAPI
+
+    from ott_runtime.telemetry import instrument_app, instrument_engine
+
+    app = FastAPI()
+    assert instrument_app(app) is False
+    assert instrument_engine(object()) is None
+    assert app.user_middleware == []
