@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable
 from functools import cache
 from types import ModuleType
+from typing import Any
 
 DEFAULT_THREADS = 2
 
@@ -58,3 +60,23 @@ def library_versions() -> dict[str, str]:
         "numpy": np.__version__,
         "scikit-learn": sklearn.__version__,
     }
+
+
+def inference_function(model: Any) -> Callable[..., Any]:
+    """The model's forward pass as one traced graph (any batch size, no retracing).
+
+    A plain eager call of a Keras model costs milliseconds of Python per layer; the scoring
+    hook's micro-batches need the graph. Weights are read at each call, so fine-tuning the
+    model in place needs no new function.
+    """
+    import tensorflow as tf
+
+    signature = [tf.TensorSpec((None, *t.shape[1:]), t.dtype) for t in model.inputs]
+
+    def forward(*inputs: Any) -> Any:
+        return model(list(inputs) if len(inputs) > 1 else inputs[0], training=False)
+
+    traced: Callable[..., Any] = tf.function(
+        forward, input_signature=signature, reduce_retracing=True
+    )
+    return traced

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ott_runtime.models.tf import keras, seed_everything
+from ott_runtime.models.tf import inference_function, keras, seed_everything
 
 FloatArray = npt.NDArray[np.float64]
 Timestamps = npt.NDArray[np.datetime64]
@@ -85,6 +85,7 @@ class LstmForecaster:
         self.scaler: Scaler | None = None
         self.model: Any = None
         self.history: list[float] = []  # training loss per epoch, for checks and metadata
+        self._forward: tuple[Any, Any] | None = None  # (model, its traced forward pass)
 
     def build(self) -> Any:
         k = keras()
@@ -140,7 +141,9 @@ class LstmForecaster:
             raise RuntimeError("forecaster is not fitted")
         scaled = np.clip(self.scaler.transform(values), -20, 20)
         inputs = windows(scaled, calendar_features(timestamps), self.config.lookback)
-        output = keras().ops.convert_to_numpy(self.model(inputs, training=False))
+        if self._forward is None or self._forward[0] is not self.model:
+            self._forward = (self.model, inference_function(self.model))
+        output = keras().ops.convert_to_numpy(self._forward[1](inputs))
         forecast = np.asarray(output, dtype=np.float64)[:, 0]
         return np.asarray(scaled[self.config.lookback :] - forecast, dtype=np.float64)
 

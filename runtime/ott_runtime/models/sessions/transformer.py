@@ -21,7 +21,7 @@ from ott_runtime.models.sessions.features import (
     NUMERIC_FEATURES,
     SessionBatch,
 )
-from ott_runtime.models.tf import keras, seed_everything
+from ott_runtime.models.tf import inference_function, keras, seed_everything
 
 FloatArray = npt.NDArray[np.float64]
 EXPLAINED_FEATURES = ("event_type", "time_delta", *NUMERIC_FEATURES)
@@ -53,6 +53,7 @@ class SessionRiskModel:
     config: TransformerConfig = field(default_factory=TransformerConfig)
     model: Any = None
     history: list[float] = field(default_factory=list)
+    _forward: tuple[Any, Any] | None = field(default=None, repr=False)
 
     def build(self) -> Any:
         k = keras()
@@ -123,7 +124,9 @@ class SessionRiskModel:
     ) -> tuple[FloatArray, FloatArray]:
         if self.model is None:
             raise RuntimeError("session model is not trained")
-        risk, received = self.model([types, numeric], training=False)
+        if self._forward is None or self._forward[0] is not self.model:
+            self._forward = (self.model, inference_function(self.model))
+        risk, received = self._forward[1](types.astype(np.int32), numeric.astype(np.float32))
         to_numpy = keras().ops.convert_to_numpy
         return (
             np.asarray(to_numpy(risk), dtype=np.float64)[:, 0],
