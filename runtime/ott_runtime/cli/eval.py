@@ -75,6 +75,7 @@ def _run_nab(console: Any, corpus: Path, categories: set[str] | None) -> dict[st
     )
     for name, anchor in NAB_ANCHORS.items():
         table.add_row(f"{name} (anchor)", *(f"{anchor[p]:.1f}" for p in profiles))
+    table.caption = "anchors: NAB's published detectors on the whole shared 29-file subset"
     console.print(table)
     per_category = Table(title="NAB per category (score; windows hit/missed; false positives)")
     per_category.add_column("category")
