@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from ott_runtime.devcluster.controlplane import (
 from ott_runtime.devcluster.kubeconfig import build_kubeconfig, write_kubeconfig
 from ott_runtime.devcluster.pki import ADMIN_GROUP, ClusterPki, generate_pki, pki_files, write_pki
 from ott_runtime.devcluster.processes import free_ports, launch, pid_alive, pid_runs
-from ott_runtime.devcluster.tools import REQUIRED_BINARIES, find_tools_bin
+from ott_runtime.devcluster.tools import REQUIRED_BINARIES, _run_build_script, find_tools_bin
 
 
 @pytest.fixture(scope="module")
@@ -232,6 +233,28 @@ def test_tools_bin_env_with_a_missing_binary_names_it(
         find_tools_bin()
     _fake_bin_dir(bin_dir, REQUIRED_BINARIES[-1:])
     assert find_tools_bin() == bin_dir
+
+
+def test_an_interrupted_build_leaves_no_process_behind(tmp_path: Path) -> None:
+    """A test timeout or Ctrl-C during a first build must stop the whole Go build."""
+    pid_file = tmp_path / "grandchild.pid"
+    script = tmp_path / "hack" / "build-tools.sh"
+    script.parent.mkdir()
+    script.write_text(f"sleep 300 &\necho $! > {pid_file}\nwait\n")
+
+    def interrupt_once_started() -> None:
+        deadline = time.monotonic() + 10
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.1)
+        # A real signal to the main thread, as Ctrl-C or pytest-timeout's SIGALRM would be:
+        # it interrupts the blocking read on the script's output.
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    threading.Thread(target=interrupt_once_started, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        _run_build_script(tmp_path)
+    assert _wait_until_dead(int(pid_file.read_text())), "the build's child outlived it"
 
 
 # -- processes ----------------------------------------------------------------------------------

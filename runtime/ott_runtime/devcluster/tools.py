@@ -7,8 +7,13 @@ is run, which builds what is missing (once, minutes) and prints the directory
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import signal
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 REQUIRED_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "helm")
@@ -47,6 +52,35 @@ def _checked(bin_dir: Path, origin: str) -> Path:
     return bin_dir
 
 
+@contextlib.contextmanager
+def _build_lock() -> Iterator[None]:
+    """One build at a time on this machine: a second test session waits for the first
+    one's build (then its own run of the script is instant) instead of building again."""
+    with (Path(tempfile.gettempdir()) / "ottc-build-tools.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _run_build_script(root: Path) -> tuple[int, str]:
+    """Run the build script; stderr passes through (a first build reports progress there)."""
+    process = subprocess.Popen(
+        ["bash", str(root / BUILD_SCRIPT)],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, so that all of it can be stopped
+    )
+    try:
+        stdout, _ = process.communicate()
+    except BaseException:
+        # A test timeout or Ctrl-C must not leave a Go build running on its own.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait()
+        raise
+    return process.returncode, stdout
+
+
 def find_tools_bin() -> Path:
     """The directory holding etcd, kube-apiserver, kube-controller-manager, kubectl and helm."""
     configured = os.environ.get(TOOLS_BIN_ENV)
@@ -58,20 +92,14 @@ def find_tools_bin() -> Path:
             f"set {TOOLS_BIN_ENV} to a directory with {', '.join(REQUIRED_BINARIES)} "
             "(built by hack/build-tools.sh in the source tree)"
         )
-    # stderr passes through: a first build takes ~10 minutes and reports its progress there.
-    result = subprocess.run(
-        ["bash", str(root / BUILD_SCRIPT)],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
+    with _build_lock():
+        returncode, stdout = _run_build_script(root)
+    if returncode != 0:
         raise ToolsNotFoundError(
-            f"{BUILD_SCRIPT} failed (exit {result.returncode}); its messages are above. "
+            f"{BUILD_SCRIPT} failed (exit {returncode}); its messages are above. "
             f"Or point {TOOLS_BIN_ENV} at a directory with {', '.join(REQUIRED_BINARIES)}."
         )
-    printed = result.stdout.strip().splitlines()
+    printed = stdout.strip().splitlines()
     if not printed:
         raise ToolsNotFoundError(f"{BUILD_SCRIPT} printed no directory")
     return _checked(Path(printed[-1]), str(BUILD_SCRIPT))
