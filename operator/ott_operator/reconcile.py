@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
-from pydantic import ValidationError
 
 from ott_operator import labels
 from ott_operator.builders.context import Object, TenantContext
@@ -33,6 +32,7 @@ from ott_operator.conditions import (
     transitions,
 )
 from ott_operator.drift import drifted_paths, holds
+from ott_operator.inputs import parse_tenant, regulation_sets
 from ott_operator.keyplan import KeyAction, KeyPlan, UnreadableKeyring, plan_keys
 from ott_operator.kube import ApplyError, Kube, ObjectRef
 from ott_operator.naming import API_KEY_FIELD, TenantNames
@@ -45,7 +45,6 @@ from ott_operator.status import (
     scoring_condition,
 )
 from ott_runtime.domain.durations import parse_duration
-from ott_runtime.domain.regulation import RegulationSet
 from ott_runtime.domain.rules import (
     MissingRegulationSets,
     ResolvedRules,
@@ -81,22 +80,6 @@ class _Pass:
     status: dict[str, Any] = field(default_factory=dict)
     events: list[tuple[bool, str, str]] = field(default_factory=list)
     failed: str | None = None
-
-
-def regulation_sets(
-    documents: Iterable[Mapping[str, Any]],
-) -> tuple[dict[str, RegulationSet], list[str]]:
-    """Parse indexed RegulationSet documents; the second item names the ones that do not parse."""
-    sets: dict[str, RegulationSet] = {}
-    broken: list[str] = []
-    for document in documents:
-        name = document["metadata"]["name"]
-        wire = {k: document[k] for k in ("apiVersion", "kind", "metadata", "spec") if k in document}
-        try:
-            sets[name] = RegulationSet.model_validate(wire)
-        except ValidationError as exc:
-            broken.append(f"RegulationSet {name} is invalid: {exc.errors()[0]['msg']}")
-    return sets, broken
 
 
 class TenantReconciler:
@@ -136,7 +119,7 @@ class TenantReconciler:
         if body is None or body["metadata"].get("deletionTimestamp"):
             return False
         try:
-            tenant = _parse_tenant(body)
+            tenant = parse_tenant(body)
             names = TenantNames.of(tenant, self.settings)
             return self._plan_keys(tenant, names, now or datetime.now(UTC)).changed
         except (ValueError, UnreadableKeyring):
@@ -153,7 +136,7 @@ class TenantReconciler:
     ) -> Outcome:
         work = _Pass(body=body, generation=body["metadata"].get("generation"))
         try:
-            tenant = _parse_tenant(body)
+            tenant = parse_tenant(body)
             names = TenantNames.of(tenant, self.settings)
         except ValueError as exc:
             work.failed = f"invalid tenant: {exc}"
@@ -186,7 +169,7 @@ class TenantReconciler:
         kopf.append_owner_reference(objects, owner=kopf.Body(dict(body)))  # type: ignore[arg-type]
         try:
             self._apply(work, objects, drift)
-            self._prune(tenant.name, names, objects)
+            self._prune(work, tenant.name, names, objects)
         except ApplyError as exc:
             work.failed = str(exc)
             return self._finish(work, suspended=tenant.spec.suspended, retry=True)
@@ -292,15 +275,22 @@ class TenantReconciler:
                 parts.append("updated " + "; ".join(changed))
             work.events.append((False, "Applied", ", ".join(parts)))
 
-    def _prune(self, tenant: str, names: TenantNames, objects: list[Object]) -> None:
+    def _prune(self, work: _Pass, tenant: str, names: TenantNames, objects: list[Object]) -> None:
+        """Delete owned objects of the kinds that come and go, when no longer desired."""
         wanted = {ObjectRef.of(o) for o in objects}
         selector = labels.managed_selector(tenant)
+        pruned: list[str] = []
         for api_version, kind in PRUNABLE_KINDS:
             for found in self.kube.list_labelled(api_version, kind, names.namespace, selector):
                 ref = ObjectRef(api_version, kind, found["metadata"]["name"], names.namespace)
                 if ref not in wanted:
                     self.kube.delete(api_version, kind, ref.name, ref.namespace)
-                    log.info("tenant %s: pruned %s (no longer desired)", tenant, ref)
+                    pruned.append(str(ref))
+        if pruned:
+            log.info("tenant %s: pruned %s (no longer desired)", tenant, ", ".join(pruned))
+            work.events.append(
+                (False, "Pruned", "deleted, no longer desired: " + ", ".join(pruned))
+            )
 
     def _observe(self, work: _Pass, names: TenantNames, *, suspended: bool) -> None:
         deployment = self.kube.get("apps/v1", "Deployment", names.deployment, names.namespace)
@@ -370,23 +360,3 @@ class TenantReconciler:
             retry_after=self.settings.missing_set_retry_seconds if retry else None,
             message=work.failed or ready.message,
         )
-
-
-def _parse_tenant(body: Mapping[str, Any]) -> ComplianceTenant:
-    meta = body["metadata"]
-    document = {
-        "apiVersion": body["apiVersion"],
-        "kind": body["kind"],
-        "metadata": {
-            "name": meta["name"],
-            "labels": meta.get("labels") or {},
-            "annotations": meta.get("annotations") or {},
-            "generation": meta.get("generation"),
-            "uid": meta.get("uid"),
-        },
-        "spec": body.get("spec") or {},
-    }
-    try:
-        return ComplianceTenant.model_validate(document)
-    except ValidationError as exc:
-        raise ValueError(str(exc)) from None

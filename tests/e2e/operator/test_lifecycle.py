@@ -304,3 +304,5 @@ def test_suspending_prunes_the_autoscaler_and_scales_to_zero(
     assert stage.get("cronjob", "model-retrain", "ottc-napping")["spec"]["suspend"] is True
     stage.wait_condition("napping", "ScoringAvailable", "False", "Suspended")
     assert stage.tenant("napping")["status"]["phase"] == "Suspended"
+    pruned = [e["message"] for e in stage.events("napping") if e["reason"] == "Pruned"]
+    assert any("HorizontalPodAutoscaler ottc-napping/scoring" in m for m in pruned), pruned

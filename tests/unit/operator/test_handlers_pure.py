@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from ott_operator.cli import operator
 from ott_operator.handlers.deletion import final_usage_record
 from ott_operator.handlers.regulationset import compile_set
-from ott_operator.reconcile import regulation_sets
+from ott_operator.inputs import regulation_sets
 from ott_operator.settings import OperatorSettings
 
 RULE = {
