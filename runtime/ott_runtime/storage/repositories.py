@@ -12,19 +12,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ott_runtime.storage.database import Database
 from ott_runtime.storage.directory import TenantDirectory
-from ott_runtime.storage.scope import ScopedRepository, TenantScope
+from ott_runtime.storage.housekeeping import RetentionRepository, UsageRepository
+from ott_runtime.storage.scope import ScopedRepository, TenantScope, table_of
 from ott_runtime.storage.tables import (
-    Base,
     BlindIndexRow,
     EventRow,
     RiskScoreRow,
-    UsageRow,
     ViolationRow,
 )
 
@@ -91,16 +89,6 @@ class ViolationQuery:
     limit: int = 100
 
 
-def _table(model: type[Base]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
-def _insert_for(session: AsyncSession) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 class EventRepository(ScopedRepository):
     async def existing_ids(self, event_ids: Sequence[str]) -> set[str]:
         if not event_ids:
@@ -131,7 +119,7 @@ class EventRepository(ScopedRepository):
         ]
         # one executemany, then one SELECT for the new seqs: RETURNING with a guaranteed
         # row order costs a statement per row on SQLite (measured: 100 per batch)
-        await self._session.execute(insert(_table(EventRow)), rows)
+        await self._session.execute(insert(table_of(EventRow)), rows)
         ids = [e.event_id for e in events]
         found = self._where_tenant(
             select(EventRow.event_id, EventRow.seq).where(EventRow.event_id.in_(ids)), EventRow
@@ -143,7 +131,7 @@ class EventRepository(ScopedRepository):
             for path, digest in e.blind_indexes.items()
         ]
         if indexes:
-            await self._session.execute(insert(_table(BlindIndexRow)), indexes)
+            await self._session.execute(insert(table_of(BlindIndexRow)), indexes)
         return seqs
 
     async def find(self, query: EventQuery) -> list[EventRow]:
@@ -263,7 +251,7 @@ class ViolationRepository(ScopedRepository):
             )
             for v in violations
         ]
-        await self._session.execute(insert(_table(ViolationRow)), rows)
+        await self._session.execute(insert(table_of(ViolationRow)), rows)
         ids = [row["id"] for row in rows]
         stored = self._where_tenant(
             select(ViolationRow).where(ViolationRow.id.in_(ids)), ViolationRow
@@ -332,7 +320,7 @@ class RiskRepository(ScopedRepository):
             )
             for s in scores
         ]
-        await self._session.execute(insert(_table(RiskScoreRow)), rows)
+        await self._session.execute(insert(table_of(RiskScoreRow)), rows)
         event_seqs = [row["event_seq"] for row in rows]
         stored = self._where_tenant(
             select(RiskScoreRow.event_seq, RiskScoreRow.id).where(
@@ -350,66 +338,6 @@ class RiskRepository(ScopedRepository):
             select(RiskScoreRow).where(RiskScoreRow.event_id.in_(event_ids)), RiskScoreRow
         )
         return {row.event_id: row for row in (await self._session.scalars(statement)).all()}
-
-
-class UsageRepository(ScopedRepository):
-    async def add(self, hour: datetime, **counts: int) -> None:
-        """Adds to the tenant's counters for ``hour`` (an upsert on both databases)."""
-        insert = _insert_for(self._session)
-        values = self._owned({"hour": hour, **counts})
-        for column in ("events", "api_calls", "bytes_in", "rule_evaluations"):
-            values.setdefault(column, 0)
-        statement = insert(UsageRow).values(**values)
-        statement = statement.on_conflict_do_update(
-            index_elements=["tenant_id", "hour"],
-            set_={c: getattr(UsageRow, c) + statement.excluded[c] for c in counts},
-        )
-        await self._session.execute(statement)
-
-    async def hours(self, since: datetime, until: datetime) -> list[UsageRow]:
-        statement = self._where_tenant(
-            select(UsageRow)
-            .where(UsageRow.hour >= since, UsageRow.hour < until)
-            .order_by(UsageRow.hour),
-            UsageRow,
-        )
-        return list((await self._session.scalars(statement)).all())
-
-
-# no ORM session synchronisation (nothing is loaded) and so no RETURNING: the row counts
-# are then reported by the database driver itself
-_PLAIN_DELETE = {"synchronize_session": False}
-
-
-class RetentionRepository(ScopedRepository):
-    async def purge(self, events_before: datetime, violations_before: datetime) -> dict[str, int]:
-        """Deletes what ``spec.retention`` no longer keeps; returns rows removed per table."""
-        old_events = self._where_tenant(
-            select(EventRow.seq).where(EventRow.occurred_at < events_before), EventRow
-        )
-        removed: dict[str, int] = {}
-        for name, table in (("blindIndexes", BlindIndexRow), ("riskScores", RiskScoreRow)):
-            result = await self._session.execute(
-                self._where_tenant(delete(table).where(table.event_seq.in_(old_events)), table),
-                execution_options=_PLAIN_DELETE,
-            )
-            removed[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]
-        events = await self._session.execute(
-            self._where_tenant(
-                delete(EventRow).where(EventRow.occurred_at < events_before), EventRow
-            ),
-            execution_options=_PLAIN_DELETE,
-        )
-        removed["events"] = int(events.rowcount or 0)  # type: ignore[attr-defined]
-        violations = await self._session.execute(
-            self._where_tenant(
-                delete(ViolationRow).where(ViolationRow.occurred_at < violations_before),
-                ViolationRow,
-            ),
-            execution_options=_PLAIN_DELETE,
-        )
-        removed["violations"] = int(violations.rowcount or 0)  # type: ignore[attr-defined]
-        return removed
 
 
 class TenantData:

@@ -13,7 +13,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol, Self, TypeVar
 
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase
 
 _TENANT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -63,3 +66,15 @@ class ScopedRepository:
     def _owned(self, values: dict[str, Any]) -> dict[str, Any]:
         """Insert values with the scope's tenant, whatever the caller put there."""
         return {**values, "tenant_id": self._scope.tenant_id}
+
+
+def table_of(model: type[DeclarativeBase]) -> Table:
+    """The Core table of a mapped class (for executemany inserts without the ORM)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def dialect_insert(session: AsyncSession) -> Any:
+    """``insert`` with ``on_conflict_do_update`` for the session's database."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
