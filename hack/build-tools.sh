@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes control plane (etcd, kube-apiserver,
-# kube-controller-manager), kubectl and helm from the Go module proxy, pinned,
-# and caches the binaries under the user's cache directory keyed by version.
-# A second run with the same versions does nothing.
+# kube-controller-manager), kubectl and helm, and Jaeger v2 (the tracing tests'
+# backend) from the Go module proxy, pinned, and caches the binaries under the
+# user's cache directory keyed by version. A second run with the same versions
+# does nothing.
 #
-# Usage: hack/build-tools.sh            # build what is missing, print the bin dir
+# Usage: hack/build-tools.sh            # build what is missing, print the Kubernetes bin dir
+#        hack/build-tools.sh jaeger     # only Jaeger; print its bin dir
 #        OTTC_TOOLS_DIR=... hack/build-tools.sh
 set -euo pipefail
 
 KUBERNETES_VERSION="${KUBERNETES_VERSION:-v1.34.4}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 HELM_VERSION="${HELM_VERSION:-v3.19.5}"
+# Jaeger's Go module keeps v1 tags; its cmd/jaeger at v1.76.0 is the Jaeger v2.13.0 binary
+# (the OpenTelemetry-collector based one that ingests OTLP natively).
+JAEGER_VERSION="${JAEGER_VERSION:-v1.76.0}"
 
 cache_root="${OTTC_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ott-compliance/tools}"
 bin_dir="$cache_root/bin-k8s-${KUBERNETES_VERSION}-etcd-${ETCD_VERSION}-helm-${HELM_VERSION}"
+jaeger_bin_dir="$cache_root/jaeger-${JAEGER_VERSION}"
 work_root="$cache_root/src"
 export GOFLAGS="${GOFLAGS:--mod=mod}"
 export CGO_ENABLED=0
@@ -110,8 +116,48 @@ build_helm() {
   rmdir "$bin_dir/.helm"
 }
 
+build_jaeger() {
+  local dir="$work_root/jaeger-$JAEGER_VERSION" gomod
+  mkdir -p "$dir" "$jaeger_bin_dir"
+  log "jaeger $JAEGER_VERSION: building cmd/jaeger (first build takes several minutes)"
+  # `go install module@version` refuses modules with replace directives, and Jaeger's go.mod
+  # has some: a wrapper module requires Jaeger and copies them.
+  gomod=$(go mod download -json "github.com/jaegertracing/jaeger@$JAEGER_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+  {
+    printf 'module ottc.local/jaeger\n\ngo 1.24.6\n\nrequire github.com/jaegertracing/jaeger %s\n\n' "$JAEGER_VERSION"
+    grep '^replace ' "$gomod" || true
+  } > "$dir/go.mod"
+  cat > "$dir/tools.go" <<'GO'
+//go:build tools
+
+package tools
+GO
+  local pkg="github.com/jaegertracing/jaeger/internal/version"
+  (
+    cd "$dir"
+    go get "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION" >/dev/null
+    go build -trimpath \
+      -ldflags "-s -w -X $pkg.latestVersion=$JAEGER_VERSION -X $pkg.date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+      -o "$jaeger_bin_dir/jaeger.tmp" github.com/jaegertracing/jaeger/cmd/jaeger
+    mv "$jaeger_bin_dir/jaeger.tmp" "$jaeger_bin_dir/jaeger"
+  )
+}
+
+case "${1:-all}" in
+  jaeger)
+    [[ -x "$jaeger_bin_dir/jaeger" ]] || build_jaeger
+    log "jaeger ready in $jaeger_bin_dir"
+    echo "$jaeger_bin_dir"
+    exit 0
+    ;;
+  all) ;;
+  *) log "unknown component '$1' (expected: jaeger, or nothing for everything)"; exit 2 ;;
+esac
+
 if need etcd; then build_etcd; fi
 if need kube-apiserver kube-controller-manager kubectl; then build_kubernetes; fi
 if need helm; then build_helm; fi
-log "tools ready in $bin_dir"
+[[ -x "$jaeger_bin_dir/jaeger" ]] || build_jaeger
+log "tools ready in $bin_dir (jaeger in $jaeger_bin_dir)"
+# The last line stays the Kubernetes bin dir: ott_runtime.devcluster.tools reads it.
 echo "$bin_dir"

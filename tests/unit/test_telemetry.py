@@ -74,6 +74,11 @@ def test_settings_follow_the_standard_variables() -> None:
         "pool-a",
     )
     assert (settings.max_queue_size, settings.max_export_batch_size) == (100, 10)
+    assert settings.endpoint == "http://127.0.0.1:4317"
+    http = TracingSettings.from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318/"}, "x")
+    assert http.endpoint == "http://c:4318/v1/traces", "the SDK's rule, from our mapping"
+    specific = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://t:9/in", **env}
+    assert TracingSettings.from_env(specific, "x").endpoint == "http://t:9/in"
     defaults = TracingSettings.from_env({}, "ottc-runtime")
     assert defaults.protocol == "http/protobuf"
     assert defaults.service_name == "ottc-runtime"

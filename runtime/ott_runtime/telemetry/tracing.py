@@ -80,6 +80,7 @@ def _int_env(env: Mapping[str, str], name: str, default: int) -> int:
 class TracingSettings:
     exporter: str  # otlp | console | none
     protocol: str  # http/protobuf | grpc
+    endpoint: str | None  # full URL of the traces endpoint; None: the exporter's default
     service_name: str
     max_queue_size: int
     schedule_delay_ms: int
@@ -114,6 +115,7 @@ class TracingSettings:
         settings = cls(
             exporter=exporter,
             protocol=protocol,
+            endpoint=_traces_endpoint(env, protocol),
             service_name=env.get("OTEL_SERVICE_NAME") or default_service_name,
             max_queue_size=_int_env(env, "OTEL_BSP_MAX_QUEUE_SIZE", DEFAULT_MAX_QUEUE_SIZE),
             schedule_delay_ms=_int_env(env, "OTEL_BSP_SCHEDULE_DELAY", DEFAULT_SCHEDULE_DELAY_MS),
@@ -127,6 +129,18 @@ class TracingSettings:
                 "OTEL_BSP_MAX_EXPORT_BATCH_SIZE exceeds OTEL_BSP_MAX_QUEUE_SIZE"
             )
         return settings
+
+
+def _traces_endpoint(env: Mapping[str, str], protocol: str) -> str | None:
+    """As the OTLP exporters resolve it, but from ``env`` (they read ``os.environ``):
+    the signal-specific URL as is, the base URL with ``/v1/traces`` over HTTP."""
+    specific = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+    if specific:
+        return specific
+    base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    if not base:
+        return None
+    return base if protocol == "grpc" else base.rstrip("/") + "/v1/traces"
 
 
 def sampler_from_env(env: Mapping[str, str]) -> Sampler:
@@ -157,19 +171,20 @@ class SpanCounter(SpanProcessor):
                 self.ended += 1
 
 
-def _otlp_exporter(protocol: str) -> SpanExporter:
+def _otlp_exporter(settings: TracingSettings) -> SpanExporter:
     # imported lazily: each exporter pulls in its transport (requests or grpcio)
-    if protocol == "grpc":
+    if settings.protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
             OTLPSpanExporter as GrpcExporter,
         )
 
-        return GrpcExporter()
+        # an http:// endpoint means plaintext gRPC (the exporter's own rule)
+        return GrpcExporter(endpoint=settings.endpoint)
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
         OTLPSpanExporter as HttpExporter,
     )
 
-    return HttpExporter()
+    return HttpExporter(endpoint=settings.endpoint)
 
 
 @dataclass
@@ -221,7 +236,7 @@ def configure_tracing(
     else:
         provider.add_span_processor(
             BatchSpanProcessor(
-                exporter or _otlp_exporter(settings.protocol),
+                exporter or _otlp_exporter(settings),
                 max_queue_size=settings.max_queue_size,
                 schedule_delay_millis=settings.schedule_delay_ms,
                 max_export_batch_size=settings.max_export_batch_size,
