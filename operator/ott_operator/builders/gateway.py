@@ -60,8 +60,9 @@ def key_auth_plugin(ctx: TenantContext) -> Object:
         "kind": "KongPlugin",
         "metadata": _kong_metadata(ctx, ctx.names.key_auth_plugin),
         "plugin": "key-auth",
-        # the key never reaches the runtime: Kong strips it after checking it
-        "config": {"key_names": [API_KEY_HEADER], "hide_credentials": True},
+        # Kong passes the key on: the runtime authenticates it again (defence in depth) and,
+        # in the shared pool, the key is what tells it which tenant is calling.
+        "config": {"key_names": [API_KEY_HEADER], "hide_credentials": False},
     }
 
 

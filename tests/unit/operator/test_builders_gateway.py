@@ -36,7 +36,8 @@ def test_key_auth_plugin_hides_the_credential(make_context: ContextFactory) -> N
     assert plugin["kind"] == "KongPlugin"
     assert plugin["metadata"]["name"] == "ottc-acme-key-auth"
     assert plugin["plugin"] == "key-auth"
-    assert plugin["config"] == {"key_names": ["x-api-key"], "hide_credentials": True}
+    # the runtime authenticates the same key, so Kong must not strip it
+    assert plugin["config"] == {"key_names": ["x-api-key"], "hide_credentials": False}
 
 
 def test_rate_limit_comes_from_the_plan(make_context: ContextFactory) -> None:
