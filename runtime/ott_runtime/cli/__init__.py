@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "eval": "ott_runtime.cli.eval:eval_command",
     "dev-cluster": "ott_runtime.cli.devcluster:dev_cluster",
     "operator": "ott_operator.cli:operator",
+    "pool-sync": "ott_runtime.cli.poolsync:pool_sync",
 }
 
 

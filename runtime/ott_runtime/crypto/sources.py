@@ -133,6 +133,13 @@ class KeyStore:
     def tenants(self) -> list[str]:
         return sorted(self._files)
 
+    def put(self, tenant: str, source: KeyRingFile) -> None:
+        """Adds or replaces a tenant's keyring (a pooled tenant taken on while serving)."""
+        self._files[tenant] = source
+
+    def discard(self, tenant: str) -> None:
+        self._files.pop(tenant, None)
+
     def source(self, tenant: str) -> KeyRingFile:
         try:
             return self._files[tenant]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,6 +49,10 @@ class RuntimeService:
         self._api_keys = {k: list(v) for k, v in (api_keys or {}).items()}
         self._meter_interval = meter_interval
         self._tasks: list[asyncio.Task[Any]] = []
+        # started and stopped with the service (e.g. the pool's config reloader)
+        self.background: list[Callable[[RuntimeService], Coroutine[Any, Any, None]]] = []
+        # told the served tenant names whenever a reload changed them
+        self.tenant_listeners: list[Callable[[list[str]], None]] = []
         self.started = False
 
     async def start(self) -> None:
@@ -66,6 +70,8 @@ class RuntimeService:
         self._tasks = [
             asyncio.create_task(self.meter.run(self._meter_interval), name="usage-meter"),
             asyncio.create_task(self._retention_loop(), name="retention"),
+            *(asyncio.create_task(job(self), name=getattr(job, "__name__", "background"))
+            for job in self.background),
         ]
         self.started = True
 

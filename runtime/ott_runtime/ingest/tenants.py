@@ -93,6 +93,10 @@ class TenantRegistry:
         """Swaps in a re-resolved tenant (rules or spec changed) without a restart."""
         self._runtimes[runtime.name] = runtime
 
+    def remove(self, name: str) -> TenantRuntime | None:
+        """Stops serving a tenant (its keys then get 403 "not served here")."""
+        return self._runtimes.pop(name, None)
+
     @property
     def names(self) -> list[str]:
         return sorted(self._runtimes)

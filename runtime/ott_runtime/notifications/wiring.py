@@ -39,6 +39,10 @@ class Notifications:
         self._users = 0
         service.pipeline.transaction_hooks.append(enqueue)
         service.broker.add_listener(self._on_publish)
+        service.tenant_listeners.append(self._on_tenants)
+
+    def _on_tenants(self, names: list[str]) -> None:
+        self.worker.tenants = names  # a pooled tenant taken on or dropped while serving
 
     @classmethod
     def for_service(

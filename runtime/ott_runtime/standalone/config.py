@@ -21,6 +21,7 @@ from typing import Any
 
 from ott_runtime.crypto import KeyStore
 from ott_runtime.domain.documents import load_resources
+from ott_runtime.domain.keyring import SECRET_DATA_KEY
 from ott_runtime.domain.rules import ResolvedRules
 from ott_runtime.domain.tenant import ComplianceTenantSpec
 from ott_runtime.ingest.rules import runtime_for_tenant, runtime_from_resolved
@@ -99,38 +100,72 @@ def _spec_from_settings(settings: dict[str, Any]) -> ComplianceTenantSpec:
     return ComplianceTenantSpec.model_validate(document)
 
 
+RELOAD_ENV = "OTTC_CONFIG_RELOAD_SECONDS"
+
+
+def tenant_dirs(config_dir: Path) -> dict[str, tuple[dict[str, Any], Path]]:
+    """The runtime settings (``tenant.json``) and folder of each tenant under ``config_dir``
+    (the folder itself when dedicated, one subfolder per tenant when pooled)."""
+    directories = (
+        [config_dir]
+        if (config_dir / TENANT_FILE).exists()
+        else sorted(p for p in config_dir.iterdir() if (p / TENANT_FILE).exists())
+    )
+    settings = {}
+    for directory in directories:
+        data = json.loads((directory / TENANT_FILE).read_text())
+        settings[data["tenant"]] = (data, directory)
+    return settings
+
+
+def tenant_runtime(
+    name: str, data: dict[str, Any], directory: Path, keys: KeyStore
+) -> TenantRuntime:
+    return runtime_from_resolved(
+        name,
+        _spec_from_settings(data),
+        ResolvedRules.from_config(json.loads((directory / RULES_FILE).read_text())),
+        keys,
+    )
+
+
+def read_api_key(api_keys_dir: str | None, tenant: str) -> str | None:
+    key_file = Path(api_keys_dir, tenant, API_KEY_FILE) if api_keys_dir else None
+    if key_file is not None and key_file.exists():
+        return key_file.read_text().strip() or None
+    return None
+
+
+def has_keyring(keys_dir: Path, tenant: str) -> bool:
+    return (keys_dir / tenant / SECRET_DATA_KEY).exists() or (keys_dir / f"{tenant}.json").exists()
+
+
 def cluster_config(environ: dict[str, str] | None = None) -> ServiceConfig:
+    """With ``OTTC_CONFIG_RELOAD_SECONDS`` (the pool, filled by ``ottc pool-sync``) the
+    folders may start empty and a tenant whose keyring is not there yet is left for the
+    reloader (ott_runtime.standalone.reload) to take on later."""
     env = dict(os.environ if environ is None else environ)
     try:
         config_dir, keys_dir = Path(env["OTTC_CONFIG_DIR"]), Path(env["OTTC_KEYS_DIR"])
         database_url = env["DATABASE_URL"]
     except KeyError as missing:
         raise ValueError(f"in-cluster mode needs the environment variable {missing}") from None
-    tenant_dirs = (
-        [config_dir]
-        if (config_dir / TENANT_FILE).exists()
-        else sorted(p for p in config_dir.iterdir() if (p / TENANT_FILE).exists())
-    )
-    if not tenant_dirs:
+    reloading = bool(env.get(RELOAD_ENV))
+    if reloading:
+        config_dir.mkdir(parents=True, exist_ok=True)
+    settings = tenant_dirs(config_dir)
+    if reloading:
+        settings = {name: v for name, v in settings.items() if has_keyring(keys_dir, name)}
+    elif not settings:
         raise ValueError(f"no {TENANT_FILE} in {config_dir} or its subdirectories")
-    settings = {}
-    for directory in tenant_dirs:
-        data = json.loads((directory / TENANT_FILE).read_text())
-        settings[data["tenant"]] = (data, directory)
     keys = KeyStore.from_directory(keys_dir, sorted(settings))
     runtimes = [
-        runtime_from_resolved(
-            name,
-            _spec_from_settings(data),
-            ResolvedRules.from_config(json.loads((directory / RULES_FILE).read_text())),
-            keys,
-        )
+        tenant_runtime(name, data, directory, keys)
         for name, (data, directory) in sorted(settings.items())
     ]
     api_keys: dict[str, list[str]] = {}
-    api_keys_dir = env.get("OTTC_API_KEYS_DIR")
     for name in settings:
-        key_file = Path(api_keys_dir, name, API_KEY_FILE) if api_keys_dir else None
-        if key_file is not None and key_file.exists():
-            api_keys[name] = [key_file.read_text().strip()]
+        api_key = read_api_key(env.get("OTTC_API_KEYS_DIR"), name)
+        if api_key is not None:
+            api_keys[name] = [api_key]
     return ServiceConfig(database_url, runtimes, keys, api_keys)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -12,6 +13,8 @@ from ott_runtime.domain.documents import DocumentErrors
 from ott_runtime.domain.rules import MissingRegulationSets, RuleCompileError, RuleResolutionError
 from ott_runtime.ingest.service import RuntimeService
 from ott_runtime.standalone import cluster_config, standalone_config
+from ott_runtime.standalone.config import RELOAD_ENV
+from ott_runtime.standalone.reload import enable_reload
 from ott_runtime.usage import PriceList
 
 
@@ -39,6 +42,8 @@ def load_service(
         api_keys=config.api_keys,
         prices=PriceList.load(plans) if plans else None,
     )
+    if not config_paths and os.environ.get(RELOAD_ENV):
+        enable_reload(service)
     return service, {tenant: keys[0] for tenant, keys in config.api_keys.items() if keys}
 
 
