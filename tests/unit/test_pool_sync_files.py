@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ def _folders(tmp_path: Path) -> PoolFolders:
     )
 
 
-def _config(tenant: str = "acme", webhooks: list[dict[str, object]] | None = None) -> dict:
+def _config(tenant: str = "acme", webhooks: list[dict[str, Any]] | None = None) -> dict[str, str]:
     settings = {"tenant": tenant, "notifications": {"webhooks": webhooks or []}}
     return {"rules.json": '{"regulations": []}', "tenant.json": json.dumps(settings)}
 
@@ -65,7 +66,9 @@ def test_classify_each_object() -> None:
         ("Secret", "acme-db", MANAGED),
     ],
 )
-def test_classify_ignores_other_objects(kind: str, name: str, object_labels: dict) -> None:
+def test_classify_ignores_other_objects(
+    kind: str, name: str, object_labels: dict[str, str]
+) -> None:
     assert classify(kind, name, object_labels, {"keyring.json": _b64(b"x")}) is None
 
 
@@ -128,7 +131,7 @@ def test_prune_removes_only_tenants_whose_objects_went(tmp_path: Path) -> None:
 
 def test_webhook_refs_and_secrets(tmp_path: Path) -> None:
     folders = _folders(tmp_path)
-    hooks = [
+    hooks: list[dict[str, Any]] = [
         {"url": "https://h.example/a", "secretRef": {"name": "acme-hook", "key": "hmac"}},
         {"url": "https://h.example/b", "secretRef": {"name": "../escape", "key": "hmac"}},
     ]
