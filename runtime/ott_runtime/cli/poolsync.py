@@ -48,23 +48,15 @@ def pool_sync(
     log_level: str,
 ) -> None:
     """Keep one folder per pooled tenant in step with its ConfigMap and Secrets."""
-    from kubernetes import client, config
-
     from ott_runtime.poolsync.files import PoolFolders
-    from ott_runtime.poolsync.sync import PoolSync
+    from ott_runtime.poolsync.sync import PoolSync, kube_api
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
-    if kubeconfig is not None:
-        config.load_kube_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
-    else:
-        try:
-            config.load_incluster_config()  # type: ignore[no-untyped-call]
-        except config.ConfigException:
-            config.load_kube_config()  # type: ignore[no-untyped-call]
+    api = kube_api(kubeconfig)
     folders = PoolFolders(config_dir, keys_dir, api_keys_dir, webhook_secrets_dir)
     for folder in (config_dir, keys_dir, api_keys_dir, webhook_secrets_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    sync = PoolSync(client.CoreV1Api(), namespace, folders, resync_seconds=resync_seconds)
+    sync = PoolSync(api, namespace, folders, resync_seconds=resync_seconds)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

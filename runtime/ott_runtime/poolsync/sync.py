@@ -22,10 +22,11 @@ import base64
 import binascii
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
-from kubernetes import client, watch
+from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
 from ott_runtime.poolsync import labels
@@ -169,6 +170,46 @@ class PoolSync:
         for thread in threads:
             thread.start()
         return threads
+
+
+def kube_api(kubeconfig: Path | None = None) -> client.CoreV1Api:
+    """The in-cluster ServiceAccount, else ``kubeconfig`` or $KUBECONFIG."""
+    if kubeconfig is not None:
+        config.load_kube_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
+    else:
+        try:
+            config.load_incluster_config()  # type: ignore[no-untyped-call]
+        except config.ConfigException:
+            config.load_kube_config()  # type: ignore[no-untyped-call]
+    return client.CoreV1Api()
+
+
+def folders_from_env(env: Mapping[str, str]) -> PoolFolders:
+    """The folders `ottc serve` reads, from the same environment variables."""
+    return PoolFolders(
+        Path(env.get("OTTC_CONFIG_DIR") or "/var/run/ottc/config"),
+        Path(env.get("OTTC_KEYS_DIR") or "/var/run/ottc/keys"),
+        Path(env.get("OTTC_API_KEYS_DIR") or "/var/run/ottc/api-keys"),
+        Path(env.get("OTTC_WEBHOOK_SECRETS_DIR") or "/var/run/ottc/webhooks"),
+    )
+
+
+def start_in_process(env: Mapping[str, str]) -> threading.Event:
+    """`ottc serve` in the pool (``OTTC_POOL_NAMESPACE`` set): one full list first, so the
+    tenants are on disk before the service reads them, then the watches in daemon threads.
+    Returns the event that stops them."""
+    folders = folders_from_env(env)
+    sync = PoolSync(
+        kube_api(),
+        env["OTTC_POOL_NAMESPACE"],
+        folders,
+        resync_seconds=int(env.get("OTTC_POOL_RESYNC_SECONDS") or 300),
+    )
+    for kind in ("ConfigMap", "Secret"):
+        sync.resync(kind)
+    stop = threading.Event()
+    sync.run(stop)
+    return stop
 
 
 def decode_secret_value(raw: str) -> bytes:

@@ -18,9 +18,26 @@ from ott_runtime.standalone.reload import enable_reload
 from ott_runtime.usage import PriceList
 
 
+def _start_pool_sync() -> None:
+    """The pool: copy the pooled tenants' ConfigMaps and Secrets into the folders first
+    (ott_runtime.poolsync), keep them in step, and reload from them while serving."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    from ott_runtime.poolsync.sync import start_in_process
+
+    os.environ.setdefault(RELOAD_ENV, "2")
+    try:
+        start_in_process(os.environ)
+    except (ApiException, HTTPError, OSError) as error:
+        raise click.ClickException(f"pool sync: cannot list the pool's objects: {error}") from None
+
+
 def load_service(
     config_paths: tuple[Path, ...], state_dir: Path, database_url: str | None, plans: Path | None
 ) -> tuple[RuntimeService, dict[str, str]]:
+    if not config_paths and os.environ.get("OTTC_POOL_NAMESPACE"):
+        _start_pool_sync()
     try:
         if config_paths:
             config = standalone_config(config_paths, state_dir, database_url)
@@ -42,7 +59,7 @@ def load_service(
         api_keys=config.api_keys,
         prices=PriceList.load(plans) if plans else None,
     )
-    if not config_paths and os.environ.get(RELOAD_ENV):
+    if not config_paths and (os.environ.get(RELOAD_ENV) or os.environ.get("OTTC_POOL_NAMESPACE")):
         enable_reload(service)
     return service, {tenant: keys[0] for tenant, keys in config.api_keys.items() if keys}
 
