@@ -13,6 +13,8 @@ from ott_operator.builders.pod import (
     resources,
     volume_mounts,
     volumes,
+    webhook_volume_mounts,
+    webhook_volumes,
 )
 from ott_runtime.domain.tenant import StorageMode
 
@@ -38,7 +40,9 @@ def pod_template(ctx: TenantContext) -> Object:
         "env": environment(ctx),
         "resources": resources(ctx),
         "securityContext": container_security_context(),
-        "volumeMounts": volume_mounts(ctx),
+        # webhook signing secrets only for the scoring pods (the retrain job sends none);
+        # none when there are no webhooks, so the template is unchanged for those tenants
+        "volumeMounts": volume_mounts(ctx) + webhook_volume_mounts(ctx),
         # models load before the first request: up to 5 minutes to start
         "startupProbe": _probe("/healthz", period=5, failures=60),
         "readinessProbe": _probe("/readyz", period=10, failures=3),
@@ -54,7 +58,7 @@ def pod_template(ctx: TenantContext) -> Object:
             "automountServiceAccountToken": False,
             "securityContext": pod_security_context(),
             "containers": [container],
-            "volumes": volumes(ctx),
+            "volumes": volumes(ctx) + webhook_volumes(ctx),
             "topologySpreadConstraints": [
                 {
                     "maxSkew": 1,

@@ -7,6 +7,9 @@ volumes: /tmp (emptyDir) and, for embedded storage, the data PVC.
 
 from __future__ import annotations
 
+import hashlib
+from collections import defaultdict
+
 from ott_operator import naming
 from ott_operator.builders.context import Object, TenantContext
 from ott_operator.builders.storage import DATA_DIR, database_url_env
@@ -16,6 +19,9 @@ RUNTIME_UID = 10001
 HTTP_PORT = 8080
 CONFIG_DIR = "/etc/ottc/config"
 KEYS_DIR = "/etc/ottc/keys"
+# where the runtime's notifications read <secret name>/<key> (WebhookSecrets' default)
+WEBHOOK_SECRETS_DIR = "/var/run/secrets/ottc/webhooks"
+SECRET_FILE_MODE = 0o440  # owner root, group fsGroup (the runtime's uid 10001)
 
 
 def pod_security_context() -> Object:
@@ -59,6 +65,48 @@ def volume_mounts(ctx: TenantContext) -> list[Object]:
     if ctx.storage_mode is StorageMode.EMBEDDED:
         mounts.append({"name": "data", "mountPath": DATA_DIR})
     return mounts
+
+
+def _webhook_keys(ctx: TenantContext) -> dict[str, list[str]]:
+    """Signing Secret name -> the keys the tenant's webhooks use, both sorted."""
+    keys: defaultdict[str, set[str]] = defaultdict(set)
+    for webhook in ctx.tenant.spec.notifications.webhooks:
+        keys[webhook.secret_ref.name].add(webhook.secret_ref.key)
+    return {name: sorted(keys[name]) for name in sorted(keys)}
+
+
+def webhook_volume_name(secret_name: str) -> str:
+    """A valid volume name for any Secret name (those may be 253 characters, volumes 63)."""
+    return "webhook-" + hashlib.sha256(secret_name.encode()).hexdigest()[:12]
+
+
+def webhook_volumes(ctx: TenantContext) -> list[Object]:
+    """One volume per signing Secret, holding only the keys the webhooks name. Optional: a
+    missing Secret must not keep scoring down; deliveries needing it fail as dead letters
+    (re-queueable), and the kubelet fills the volume once the Secret exists."""
+    return [
+        {
+            "name": webhook_volume_name(name),
+            "secret": {
+                "secretName": name,
+                "items": [{"key": key, "path": key} for key in keys],
+                "defaultMode": SECRET_FILE_MODE,
+                "optional": True,
+            },
+        }
+        for name, keys in _webhook_keys(ctx).items()
+    ]
+
+
+def webhook_volume_mounts(ctx: TenantContext) -> list[Object]:
+    return [
+        {
+            "name": webhook_volume_name(name),
+            "mountPath": f"{WEBHOOK_SECRETS_DIR}/{name}",
+            "readOnly": True,
+        }
+        for name in _webhook_keys(ctx)
+    ]
 
 
 def environment(ctx: TenantContext) -> list[Object]:

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from ott_operator.builders.config import config_digest
 from ott_operator.builders.context import TenantContext
+from ott_operator.builders.cronjob import model_retrain_cronjob
 from ott_operator.builders.deployment import deployment, pod_template
 from ott_operator.settings import OperatorSettings
+from ott_runtime.notifications.delivery import DEFAULT_SECRETS_DIR
 
 ContextFactory = Callable[..., TenantContext]
 
@@ -137,3 +140,83 @@ def test_replicas_are_left_to_the_autoscaler(make_context: ContextFactory) -> No
 
 def test_suspended_tenant_scales_to_zero(make_context: ContextFactory) -> None:
     assert deployment(make_context(suspended=True))["spec"]["replicas"] == 0
+
+
+HOOKS = [
+    {"url": "https://hooks.example/a", "secretRef": {"name": "acme-hooks", "key": "primary"}},
+    {"url": "https://hooks.example/b", "secretRef": {"name": "acme-hooks", "key": "backup"}},
+    {"url": "https://hooks.example/c", "secretRef": {"name": "pager", "key": "hmac"}},
+]
+
+
+def _webhook_volumes(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    return [v for v in pod["spec"]["volumes"] if v["name"].startswith("webhook-")]
+
+
+def test_webhook_secrets_are_mounted_where_the_runtime_reads_them(
+    make_context: ContextFactory,
+) -> None:
+    pod = pod_template(make_context(notifications={"webhooks": HOOKS}))
+    volumes = _webhook_volumes(pod)
+    assert [v["secret"]["secretName"] for v in volumes] == ["acme-hooks", "pager"]
+    hooks, pager = (v["secret"] for v in volumes)
+    # only the keys the webhooks name, each as a file named after its key
+    assert hooks["items"] == [
+        {"key": "backup", "path": "backup"},
+        {"key": "primary", "path": "primary"},
+    ]
+    assert pager["items"] == [{"key": "hmac", "path": "hmac"}]
+    for secret in (hooks, pager):
+        assert secret["defaultMode"] == 0o440
+        assert secret["optional"] is True
+    mounts = {m["name"]: m for m in pod["spec"]["containers"][0]["volumeMounts"]}
+    for volume in volumes:
+        mount = mounts[volume["name"]]
+        assert mount["readOnly"] is True
+        name = volume["secret"]["secretName"]
+        for item in volume["secret"]["items"]:
+            # the file the runtime's WebhookSecrets opens by default
+            assert f"{mount['mountPath']}/{item['path']}" == str(
+                DEFAULT_SECRETS_DIR / name / item["key"]
+            )
+    assert len({v["name"] for v in volumes}) == 2
+
+
+def test_webhook_volume_names_are_valid_for_long_secret_names(
+    make_context: ContextFactory,
+) -> None:
+    long_name = "a" * 200
+    hooks = [{"url": "https://h.example/", "secretRef": {"name": long_name, "key": "k"}}]
+    (volume,) = _webhook_volumes(pod_template(make_context(notifications={"webhooks": hooks})))
+    assert volume["secret"]["secretName"] == long_name
+    assert len(volume["name"]) <= 63
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", volume["name"])
+
+
+def test_no_webhooks_no_webhook_volumes_and_the_same_template(
+    make_context: ContextFactory,
+) -> None:
+    plain = pod_template(make_context())
+    assert _webhook_volumes(plain) == []
+    assert not [
+        m
+        for m in plain["spec"]["containers"][0]["volumeMounts"]
+        if m["mountPath"].startswith("/var/run/secrets/ottc")
+    ]
+    assert pod_template(make_context(notifications={"webhooks": []})) == plain
+
+
+def test_template_is_unchanged_while_notifications_are(make_context: ContextFactory) -> None:
+    first = pod_template(make_context(notifications={"webhooks": HOOKS}))
+    renamed = make_context(displayName="Acme Renamed", notifications={"webhooks": HOOKS})
+    assert pod_template(renamed) == first
+    other_key = [*HOOKS[:2], {**HOOKS[2], "secretRef": {"name": "pager", "key": "v2"}}]
+    changed = pod_template(make_context(notifications={"webhooks": other_key}))
+    assert changed != first
+    assert _webhook_volumes(changed)[1]["secret"]["items"] == [{"key": "v2", "path": "v2"}]
+
+
+def test_retrain_job_mounts_no_webhook_secrets(make_context: ContextFactory) -> None:
+    cron = model_retrain_cronjob(make_context(notifications={"webhooks": HOOKS}))
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]
+    assert _webhook_volumes(pod) == []
