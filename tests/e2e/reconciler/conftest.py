@@ -207,20 +207,24 @@ def wait_for_fixture() -> Callable[..., Any]:
     return wait_for
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cluster(
     control_plane: ClusterAccess, thirdparty_crds: list[str], compliance_crds: list[str]
-) -> Cluster:
+) -> Iterator[Cluster]:
     cluster = Cluster(control_plane)
-    for namespace in (OPERATOR_NAMESPACE, POOL_NAMESPACE, "kong"):
+    namespaces = (OPERATOR_NAMESPACE, POOL_NAMESPACE, "kong")
+    for namespace in namespaces:
         cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-    return cluster
+    yield cluster
+    # the control plane is shared with the rest of the e2e suite (the Helm tests install
+    # into the same namespace): leave it as this package found it
+    control_plane.kubectl("delete", "namespace", *namespaces, "--ignore-not-found", "--timeout=90s")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def operator_identity(
     cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, dict[str, Any]]:
+) -> Iterator[tuple[Path, dict[str, Any]]]:
     """(kubeconfig of the operator's ServiceAccount, the ClusterRole it is bound to)."""
     access = cluster.access
     work = tmp_path_factory.mktemp("operator-rbac")
@@ -253,11 +257,13 @@ def operator_identity(
     ).stdout.strip()
     kubeconfig = work / "operator.kubeconfig"
     _service_account_kubeconfig(access, token, kubeconfig)
-    return kubeconfig, role
+    yield kubeconfig, role
+    name = role["metadata"]["name"]
+    access.kubectl("delete", "clusterrolebinding,clusterrole", name, "--ignore-not-found")
 
 
-@pytest.fixture(scope="session")
-def stage(cluster: Cluster) -> Cluster:
+@pytest.fixture(scope="package")
+def stage(cluster: Cluster) -> Iterator[Cluster]:
     """What the chart would have installed before any tenant: the shared pool's Deployment
     and Service, and the example RegulationSets."""
     labels = {"app.kubernetes.io/name": "ottc-pool"}
@@ -290,10 +296,13 @@ def stage(cluster: Cluster) -> Cluster:
     cluster.apply(
         {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering", "metadata": {"name": PEERING}}
     )
-    return cluster
+    yield cluster
+    access = cluster.access
+    access.kubectl("delete", "clusterkopfpeering", PEERING, "--ignore-not-found")
+    access.kubectl("delete", "-f", str(REPO / "examples" / "regulationsets"), "--ignore-not-found")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def operator(
     stage: Cluster,
     operator_identity: tuple[Path, dict[str, Any]],
@@ -306,6 +315,8 @@ def operator(
     process.start()
     try:
         yield process
+        # tenants carry the operator's finalizer: delete them while it still runs
+        stage.access.kubectl("delete", "ctenant", "--all", "--timeout=90s")
     finally:
         process.stop()
         log = process.log()
@@ -313,7 +324,7 @@ def operator(
         assert "Traceback" not in log or "KeyboardInterrupt" in log, log[-4000:]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def example_tenants(operator: OperatorProcess, stage: Cluster) -> list[str]:
     """The example tenants, applied once and provisioned (keys and rules settled)."""
     stage.access.kubectl("apply", "-f", str(REPO / "examples" / "tenants"))
