@@ -42,8 +42,10 @@ def state(memo: Any) -> OperatorState:
 
 def set_documents(index: kopf.Index[str, Any]) -> Iterator[Mapping[str, Any]]:
     """Every indexed RegulationSet document (the index is keyed by set name)."""
-    for store in index.values():
-        yield from store
+    # kopf updates indexes on the event loop while sync handlers run in worker threads:
+    # iterate over snapshots (one C-level copy each), never over the live containers
+    for store in list(index.values()):
+        yield from list(store)
 
 
 def tenants_using(index: kopf.Index[str, Any], set_name: str) -> list[str]:
