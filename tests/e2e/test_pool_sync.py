@@ -6,6 +6,7 @@ tenant whose objects are deleted, without a restart."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -84,6 +85,49 @@ def _contexts() -> dict[str, TenantContext]:
             api_key=f"ottc_{name.replace('-', '')}_" + "k" * 32,
         )
     return contexts
+
+
+@contextlib.contextmanager
+def _serve(extra_env: dict[str, str], tmp_path: Path) -> Iterator[httpx.Client]:
+    """`ottc serve` in cluster mode on a free loopback port, ready; stopped afterwards."""
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'pool.db'}", **extra_env}
+    if "OTTC_POOL_NAMESPACE" not in extra_env:
+        env.pop("OTTC_POOL_NAMESPACE", None)
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [str(OTTC), "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--log-level", "warning"],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+
+                def ready() -> bool:
+                    assert server.poll() is None, log_path.read_text()
+                    try:
+                        return client.get("/readyz").status_code == 200
+                    except httpx.TransportError:
+                        return False
+
+                _wait_for(ready, "ottc serve", timeout=90)
+                yield client
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+            print(log_path.read_text()[-4000:])
+
+
+def _delete_objects(cluster: ClusterAccess, ctx: TenantContext) -> None:
+    for kind, name in (("configmap", ctx.names.config_map),
+                       ("secret", ctx.names.keys_secret),
+                       ("secret", ctx.names.api_key_secret)):  # fmt: skip
+        cluster.kubectl("delete", kind, name, "-n", NAMESPACE, "--ignore-not-found")
 
 
 def _apply(cluster: ClusterAccess, *objects: dict[str, Any]) -> None:
@@ -238,34 +282,15 @@ def test_folders_follow_the_objects_and_serve_each_tenant(
     _wait_for(lambda: hook_file.read_text() == "second-secret", "the new signing secret")
 
     # serve the folders: each key works and sees only its tenant's data
-    port = _free_port()
     env = {
-        **os.environ,
         "OTTC_CONFIG_DIR": str(folders["config"]),
         "OTTC_KEYS_DIR": str(folders["keys"]),
         "OTTC_API_KEYS_DIR": str(folders["api-keys"]),
         "OTTC_WEBHOOK_SECRETS_DIR": str(folders["webhooks"]),
         "OTTC_CONFIG_RELOAD_SECONDS": "1",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'pool.db'}",
     }
-    env.pop("OTTC_POOL_NAMESPACE", None)
-    serve_log = (tmp_path / "serve.log").open("wb")
-    server = subprocess.Popen(
-        [str(OTTC), "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=serve_log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
     try:
-        with httpx.Client(base_url=base, timeout=10) as client:
-
-            def ready() -> bool:
-                assert server.poll() is None, (tmp_path / "serve.log").read_text()
-                try:
-                    return client.get("/readyz").status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            _wait_for(ready, "ottc serve", timeout=90)
+        with _serve(env, tmp_path) as client:
             keys = {alpha.name: rotated.api_key, beta.name: beta.api_key}
             assert (
                 client.get("/v1/violations", headers={"X-API-Key": alpha.api_key}).status_code
@@ -287,10 +312,7 @@ def test_folders_follow_the_objects_and_serve_each_tenant(
                 assert {v["eventId"] for v in listed.json()["items"]} == {f"evt-{name}"}
 
             # beta's objects go: its folders go, and the running server stops serving it
-            for kind, name in (("configmap", f"{beta.name}-config"),
-                               ("secret", f"{beta.name}-keys"),
-                               ("secret", f"{beta.name}-api-key")):  # fmt: skip
-                control_plane.kubectl("delete", kind, name, "-n", NAMESPACE)
+            _delete_objects(control_plane, beta)
             _wait_for(
                 lambda: (
                     not any(
@@ -308,16 +330,45 @@ def test_folders_follow_the_objects_and_serve_each_tenant(
             still = client.get("/v1/violations", headers={"X-API-Key": rotated.api_key})
             assert still.status_code == 200
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        serve_log.close()
-        print((tmp_path / "serve.log").read_text()[-4000:])
         for ctx in contexts.values():
-            for kind, name in (("configmap", ctx.names.config_map),
-                               ("secret", ctx.names.keys_secret),
-                               ("secret", ctx.names.api_key_secret)):  # fmt: skip
-                control_plane.kubectl("delete", kind, name, "-n", NAMESPACE, "--ignore-not-found")
+            _delete_objects(control_plane, ctx)
+
+
+def test_serve_in_the_pool_syncs_by_itself(
+    control_plane: ClusterAccess, pool_kubeconfig: Path, folders: dict[str, Path], tmp_path: Path
+) -> None:
+    """The chart's way: `ottc serve` with OTTC_POOL_NAMESPACE lists the tenants before it
+    starts and takes on one created while it serves."""
+    contexts = _contexts()
+    alpha, beta = (contexts[name] for name in TENANTS)
+    env = {
+        "OTTC_POOL_NAMESPACE": NAMESPACE,
+        "KUBECONFIG": str(pool_kubeconfig),
+        "OTTC_CONFIG_DIR": str(folders["config"]),
+        "OTTC_KEYS_DIR": str(folders["keys"]),
+        "OTTC_API_KEYS_DIR": str(folders["api-keys"]),
+        "OTTC_WEBHOOK_SECRETS_DIR": str(folders["webhooks"]),
+        "OTTC_CONFIG_RELOAD_SECONDS": "1",
+    }
+    _apply(control_plane, config_map(alpha), keys_secret(alpha), api_key_secret(alpha))
+    try:
+        with _serve(env, tmp_path) as client:
+            # alpha was on disk before the service loaded its tenants
+            assert (
+                client.get("/v1/violations", headers={"X-API-Key": alpha.api_key}).status_code
+                == 200
+            )
+            assert (
+                client.get("/v1/violations", headers={"X-API-Key": beta.api_key}).status_code == 401
+            )
+            _apply(control_plane, config_map(beta), keys_secret(beta), api_key_secret(beta))
+
+            def beta_served() -> bool:
+                response = client.get("/v1/violations", headers={"X-API-Key": beta.api_key})
+                return response.status_code == 200
+
+            _wait_for(beta_served, "the pool to take beta on")
+            assert (folders["keys"] / beta.name / "keyring.json").exists()
+    finally:
+        for ctx in contexts.values():
+            _delete_objects(control_plane, ctx)
