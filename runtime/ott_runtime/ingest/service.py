@@ -70,8 +70,10 @@ class RuntimeService:
         self._tasks = [
             asyncio.create_task(self.meter.run(self._meter_interval), name="usage-meter"),
             asyncio.create_task(self._retention_loop(), name="retention"),
-            *(asyncio.create_task(job(self), name=getattr(job, "__name__", "background"))
-            for job in self.background),
+            *(
+                asyncio.create_task(job(self), name=getattr(job, "__name__", "background"))
+                for job in self.background
+            ),
         ]
         self.started = True
 
