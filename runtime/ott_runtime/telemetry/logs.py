@@ -22,6 +22,7 @@ from pythonjsonlogger.json import JsonFormatter
 from ott_runtime.telemetry.tracing import current_span_id, current_trace_id
 
 LOG_FORMATS: Final = ("json", "text")
+ADOPTED_LOGGERS: Final = ("uvicorn", "uvicorn.error", "uvicorn.access")
 _tenant: ContextVar[str | None] = ContextVar("ottc_log_tenant", default=None)
 
 
@@ -45,6 +46,7 @@ _RESERVED = [
     "message",
     "asctime",
     "taskName",
+    "color_message",  # uvicorn's ANSI-coloured copy of the message
 ]
 
 
@@ -98,11 +100,17 @@ def log_handler(fmt: str = "json", stream: TextIO | None = None) -> logging.Hand
 def configure_logging(
     level: str | int = "INFO", fmt: str = "json", stream: TextIO | None = None
 ) -> logging.Handler:
-    """Replace the root logger's handlers with one structured handler; returns it."""
+    """Replace the root logger's handlers with one structured handler; returns it.
+    Call it after uvicorn configured its loggers (``uvicorn.Config``) to adopt them too."""
     handler = log_handler(fmt, stream)
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
+    # uvicorn gives its loggers their own plain-text handlers: route them through ours
+    for name in ADOPTED_LOGGERS:
+        adopted = logging.getLogger(name)
+        adopted.handlers.clear()
+        adopted.propagate = True
     return handler
