@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+from ott_runtime.telemetry import active_tracing
+
+# the ingest pipeline's stages (IngestResult.timings_ms keys)
+INGEST_STAGES = ("rules", "model", "encrypt", "rows", "store", "total")
+
+
+class SpansEnded(Collector):
+    """``ottc_trace_spans_ended_total``: sampled spans handed to the exporter (the
+    denominator of the trace capture rate; 0 while tracing is off)."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        tracing = active_tracing()
+        yield CounterMetricFamily(
+            "ottc_trace_spans_ended",
+            "Sampled spans ended and handed to the trace exporter",
+            value=tracing.counter.ended if tracing is not None else 0,
+        )
 
 
 class Metrics:
@@ -41,3 +63,36 @@ class Metrics:
             ["tenant"],
             registry=self.registry,
         )
+        self.ingest_stage = Histogram(
+            "ottc_ingest_stage_seconds",
+            "Time of one ingest batch in each pipeline stage",
+            ["stage"],
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
+        self.rule_hits = Counter(
+            "ottc_rule_hits",
+            "Rule matches (violations raised) by rule",
+            ["tenant", "regulation", "rule"],
+            registry=self.registry,
+        )
+        self.model_latency = Histogram(
+            "ottc_model_seconds",
+            "Risk model inference time per ingest batch",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
+        self.registry.register(SpansEnded())
+
+    def observe_ingest(
+        self, tenant: str, timings_ms: dict[str, float], violations: list[dict[str, object]]
+    ) -> None:
+        for stage, milliseconds in timings_ms.items():
+            if stage == "model":
+                self.model_latency.observe(milliseconds / 1000)
+            if stage in INGEST_STAGES:
+                self.ingest_stage.labels(stage).observe(milliseconds / 1000)
+        for violation in violations:
+            self.rule_hits.labels(
+                tenant, str(violation["regulation"]), str(violation["ruleId"])
+            ).inc()

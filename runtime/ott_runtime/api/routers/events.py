@@ -142,6 +142,7 @@ async def ingest_events(
     metrics.duplicates.labels(scope.tenant_id).inc(len(result.duplicates))
     for violation in result.violations:
         metrics.violations.labels(scope.tenant_id, violation["severity"]).inc()
+    metrics.observe_ingest(scope.tenant_id, result.timings_ms, result.violations)
     # serialised here: the answer is plain JSON built by the pipeline, no model to validate
     return Response(orjson.dumps(result.to_json()), media_type="application/json")
 
