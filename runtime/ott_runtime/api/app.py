@@ -16,6 +16,7 @@ from ott_runtime.api.ratelimit import RateLimiter
 from ott_runtime.api.routers import analytics, events, health, reports, tenant_info, violations
 from ott_runtime.ingest.service import RuntimeService
 from ott_runtime.realtime.install import install_realtime
+from ott_runtime.telemetry import instrument_app
 
 DESCRIPTION = """\
 Scores OTT (streaming) events against the tenant's regulations and serves the results.
@@ -86,4 +87,5 @@ def create_app(service: RuntimeService, *, manage_lifecycle: bool = True) -> Fas
     realtime = install_realtime(app, service)  # /v1/stream, /v1/graphql, /dashboard
 
     app.add_middleware(ObserveRequests, metrics=metrics)
+    instrument_app(app)  # server spans, W3C traceparent honoured; a no-op without OTEL_*
     return app

@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from ott_runtime.telemetry import instrument_engine
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -94,6 +96,7 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        instrument_engine(self.engine)  # SQL spans; a no-op without OTEL_*
         # SQLite has one writer: serialising writes here avoids "database is locked" storms.
         self.write_lock = asyncio.Lock() if self.is_sqlite else None
 
