@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry.trace import Span
 from sqlalchemy.exc import IntegrityError
 
 from ott_runtime.ingest.batch import TypeValidator, ValidEvent, parse_body, validate_batch
@@ -30,6 +32,13 @@ from ott_runtime.storage import (
     Store,
     TenantData,
     TenantScope,
+)
+from ott_runtime.telemetry import attributes as attr
+from ott_runtime.telemetry import (
+    bound_tenant,
+    current_traceparent,
+    set_span_attributes,
+    start_span,
 )
 
 log = logging.getLogger(__name__)
@@ -141,6 +150,27 @@ class IngestPipeline:
     async def ingest(
         self, scope: TenantScope, events: Sequence[ValidEvent], *, body_bytes: int = 0
     ) -> IngestResult:
+        span_attributes = {attr.TENANT: scope.tenant_id, attr.EVENT_COUNT: len(events)}
+        with bound_tenant(scope.tenant_id), start_span("ottc.ingest", span_attributes) as span:
+            result = await self._ingest_serialized(scope, events, body_bytes)
+            set_span_attributes(
+                span,
+                {
+                    attr.DUPLICATE_COUNT: len(result.duplicates),
+                    attr.VIOLATION_COUNT: len(result.violations),
+                },
+            )
+            log.debug(
+                "stored %d events (%d duplicates, %d violations)",
+                len(result.accepted),
+                len(result.duplicates),
+                len(result.violations),
+            )
+            return result
+
+    async def _ingest_serialized(
+        self, scope: TenantScope, events: Sequence[ValidEvent], body_bytes: int
+    ) -> IngestResult:
         runtime = self.runtime(scope)
         # one batch of a tenant at a time: duplicate checks and window updates stay ordered
         async with runtime.lock:
@@ -180,77 +210,117 @@ class IngestPipeline:
 
         scored: list[_Scored] = []
         inputs: list[ScoringInput] = []
-        for event in fresh:
-            values = runtime.windows.observe(event.body)
-            hits = runtime.rules.evaluate(event.body, values)
-            result.rule_evaluations += runtime.rules.evaluations_for(event.type)
-            scored.append(_Scored(event, hits))
-            inputs.append(
-                ScoringInput(
-                    tenant=scope.tenant_id,
-                    event=event.body,
-                    rule_hits=[
-                        {"regulation": h.regulation, "ruleId": h.rule_id, "severity": h.severity}
-                        for h in hits
-                    ],
-                    aggregates=values,
+        tenant_attributes = {attr.TENANT: scope.tenant_id, attr.EVENT_COUNT: len(fresh)}
+        stage_started = time.perf_counter()
+        with start_span("ottc.rules.evaluate", tenant_attributes) as rules_span:
+            for event in fresh:
+                values = runtime.windows.observe(event.body)
+                hits = runtime.rules.evaluate(event.body, values)
+                result.rule_evaluations += runtime.rules.evaluations_for(event.type)
+                scored.append(_Scored(event, hits))
+                inputs.append(
+                    ScoringInput(
+                        tenant=scope.tenant_id,
+                        event=event.body,
+                        rule_hits=[
+                            {
+                                "regulation": h.regulation,
+                                "ruleId": h.rule_id,
+                                "severity": h.severity,
+                            }
+                            for h in hits
+                        ],
+                        aggregates=values,
+                    )
                 )
+            hit_ids = sorted({h.rule_id for item in scored for h in item.hits})
+            set_span_attributes(
+                rules_span,
+                {attr.RULE_EVALUATIONS: result.rule_evaluations, attr.RULE_IDS_HIT: hit_ids},
             )
+        result.timings_ms["rules"] = (time.perf_counter() - stage_started) * 1000
         if inputs:
-            for item, score in zip(scored, await self.scorer.score(inputs), strict=True):
+            stage_started = time.perf_counter()
+            with start_span("ottc.model.score", tenant_attributes) as model_span:
+                model_scores = await self.scorer.score(inputs)
+                models = sorted({score.model for score in model_scores if score is not None})
+                if models:  # "name@version"
+                    name, _, version = models[0].partition("@")
+                    set_span_attributes(
+                        model_span, {attr.MODEL_NAME: name, attr.MODEL_VERSION: version or None}
+                    )
+            for item, score in zip(scored, model_scores, strict=True):
                 item.score = score
+            result.timings_ms["model"] = (time.perf_counter() - stage_started) * 1000
 
         now = datetime.now(UTC)
         cipher = runtime.cipher if runtime.encrypted_fields else None
         new_events: list[NewEvent] = []
         new_violations: list[NewViolation] = []
         new_scores: list[NewRiskScore] = []
-        for item in scored:
-            event = item.event
-            payload, key_version = event.body, None
-            indexes: dict[str, str] = {}
-            if cipher is not None:
-                sealed = cipher.encrypt_document(event.body, runtime.encrypted_fields, event.id)
-                payload, key_version, indexes = (
-                    sealed.document,
-                    sealed.key_version,
-                    sealed.blind_indexes,
-                )
-            new_events.append(
-                NewEvent(
-                    event_id=event.id,
-                    type=event.type,
-                    occurred_at=event.occurred_at,
-                    received_at=now,
-                    content_id=event.content_id,
-                    payload=payload,
-                    key_version=key_version,
-                    max_severity=max((h.severity_rank for h in item.hits), default=None),
-                    blind_indexes=indexes,
-                )
+        stage_started = time.perf_counter()
+        crypto_span: AbstractContextManager[Span | None] = (
+            start_span(
+                "ottc.crypto.encrypt",
+                {**tenant_attributes, attr.FIELD_COUNT: len(runtime.encrypted_fields)},
             )
-            new_violations.extend(
-                NewViolation(
-                    event_id=event.id,
-                    event_type=event.type,
-                    regulation=h.regulation,
-                    rule_id=h.rule_id,
-                    severity=h.severity,
-                    severity_rank=h.severity_rank,
-                    message=h.message,
-                    reference=h.reference,
-                    content_id=event.content_id,
-                    occurred_at=event.occurred_at,
-                )
-                for h in item.hits
-            )
-            if item.score is not None:
-                new_scores.append(
-                    NewRiskScore(
-                        event.id, item.score.score, item.score.model, item.score.explanation
+            if cipher is not None
+            else nullcontext()
+        )
+        with crypto_span as sealing:
+            for item in scored:
+                event = item.event
+                payload, key_version = event.body, None
+                indexes: dict[str, str] = {}
+                if cipher is not None:
+                    sealed = cipher.encrypt_document(event.body, runtime.encrypted_fields, event.id)
+                    payload, key_version, indexes = (
+                        sealed.document,
+                        sealed.key_version,
+                        sealed.blind_indexes,
+                    )
+                new_events.append(
+                    NewEvent(
+                        event_id=event.id,
+                        type=event.type,
+                        occurred_at=event.occurred_at,
+                        received_at=now,
+                        content_id=event.content_id,
+                        payload=payload,
+                        key_version=key_version,
+                        max_severity=max((h.severity_rank for h in item.hits), default=None),
+                        blind_indexes=indexes,
                     )
                 )
+                new_violations.extend(
+                    NewViolation(
+                        event_id=event.id,
+                        event_type=event.type,
+                        regulation=h.regulation,
+                        rule_id=h.rule_id,
+                        severity=h.severity,
+                        severity_rank=h.severity_rank,
+                        message=h.message,
+                        reference=h.reference,
+                        content_id=event.content_id,
+                        occurred_at=event.occurred_at,
+                    )
+                    for h in item.hits
+                )
+                if item.score is not None:
+                    new_scores.append(
+                        NewRiskScore(
+                            event.id, item.score.score, item.score.model, item.score.explanation
+                        )
+                    )
 
+            if sealing is not None and new_events:
+                set_span_attributes(sealing, {attr.KEY_ID: new_events[-1].key_version})
+        result.timings_ms["encrypt" if cipher is not None else "rows"] = (
+            time.perf_counter() - stage_started
+        ) * 1000
+
+        stage_started = time.perf_counter()
         async with self.store.write(scope) as data:
             seqs = await data.events.add(new_events)
             violation_rows = await data.violations.add(new_violations, seqs)
@@ -264,6 +334,7 @@ class IngestPipeline:
                 bytes_in=body_bytes,
                 rule_evaluations=result.rule_evaluations,
             )
+        result.timings_ms["store"] = (time.perf_counter() - stage_started) * 1000
         # committed: only now is anything announced
         result.accepted = [e.event_id for e in new_events]
         result.violations = [violation_json(row) for row in violation_rows]
@@ -288,25 +359,33 @@ class IngestPipeline:
         violation_rows: Sequence[Any],
         risk_ids: Sequence[int],
     ) -> None:
-        # "seq": the stored row's monotonic id, the live stream's resume cursor
-        for event in events:  # protected fields stay ciphertext even on the live stream
-            self.broker.publish(
-                Message(
-                    tenant,
-                    "events",
-                    {
-                        "seq": seqs[event.event_id],
-                        "id": event.event_id,
-                        "type": event.type,
-                        "timestamp": event.occurred_at.isoformat(),
-                        "contentId": event.content_id,
-                    },
+        count = len(events) + len(result.violations) + len(result.risk)
+        with start_span("ottc.stream.publish", {attr.TENANT: tenant, attr.MESSAGE_COUNT: count}):
+            # lets a live client find the trace of the ingest that produced a message
+            traceparent = current_traceparent()
+            trace = {"traceparent": traceparent} if traceparent else {}
+            # "seq": the stored row's monotonic id, the live stream's resume cursor
+            for event in events:  # protected fields stay ciphertext even on the live stream
+                self.broker.publish(
+                    Message(
+                        tenant,
+                        "events",
+                        {
+                            "seq": seqs[event.event_id],
+                            "id": event.event_id,
+                            "type": event.type,
+                            "timestamp": event.occurred_at.isoformat(),
+                            "contentId": event.content_id,
+                            **trace,
+                        },
+                    )
                 )
-            )
-        for violation, row in zip(result.violations, violation_rows, strict=True):
-            self.broker.publish(Message(tenant, "violations", {"seq": row.seq, **violation}))
-        for risk, risk_id in zip(result.risk, risk_ids, strict=True):
-            self.broker.publish(Message(tenant, "risk", {"seq": risk_id, **risk}))
+            for violation, row in zip(result.violations, violation_rows, strict=True):
+                self.broker.publish(
+                    Message(tenant, "violations", {"seq": row.seq, **violation, **trace})
+                )
+            for risk, risk_id in zip(result.risk, risk_ids, strict=True):
+                self.broker.publish(Message(tenant, "risk", {"seq": risk_id, **risk, **trace}))
 
 
 def violation_json(row: Any) -> dict[str, Any]:
