@@ -1,26 +1,20 @@
-"""Opaque cursors: the last row's sequence number, encoded so clients do not build them."""
+"""Opaque cursors for REST pages (see ``ott_runtime.domain.cursors``)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from ott_runtime.api.problems import Problem
+from ott_runtime.domain.cursors import InvalidCursor, encode_cursor
+from ott_runtime.domain.cursors import decode_cursor as _decode
 
-
-def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
+__all__ = ["decode_cursor", "encode_cursor"]
 
 
 def decode_cursor(cursor: str | None) -> int | None:
     if not cursor:
         return None
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not text.startswith("s"):
-            raise ValueError(text)
-        return int(text[1:])
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return _decode(cursor)
+    except InvalidCursor:
         raise Problem(
             400, "Invalid cursor", "use the nextCursor value of a previous page", "invalid-cursor"
         ) from None

@@ -1,8 +1,6 @@
 """GraphQL object types. Resolvers that reach other rows go through the context's
 DataLoaders, so a page of N items costs one statement per kind, not N."""
 
-import base64
-import binascii
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
@@ -10,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 import strawberry
 from strawberry.scalars import JSON
 
+from ott_runtime.domain.cursors import InvalidCursor, decode_cursor, encode_cursor
 from ott_runtime.storage.tables import (
     EventRow,
     NotificationRow,
@@ -39,19 +38,15 @@ def as_json(value: Any) -> JSON:
     return cast(JSON, value)
 
 
-def cursor_of(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
+cursor_of = encode_cursor  # GraphQL's name for it
 
 
 def seq_of(cursor: str | None) -> int | None:
     if not cursor:
         return None
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not text.startswith("s"):
-            raise ValueError(text)
-        return int(text[1:])
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return decode_cursor(cursor)
+    except InvalidCursor:
         from ott_runtime.graphql.context import graph_error
 
         raise graph_error(

@@ -17,8 +17,9 @@ from typing import Any
 
 import orjson
 
+from ott_runtime.domain.cursors import encode_cursor
 from ott_runtime.ingest.pubsub import Message
-from ott_runtime.realtime.protocol import CHANNEL_OF, ChannelFilter, encode_cursor
+from ott_runtime.realtime.protocol import CHANNEL_OF, ChannelFilter
 
 DEFAULT_QUEUE_SIZE = 1000
 

@@ -17,13 +17,12 @@ after it, then continues live, with no gap and no duplicate.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ott_runtime.domain import cursors
 from ott_runtime.domain.regulation import Severity
 
 CHANNELS = ("events", "violations", "alerts")
@@ -133,17 +132,10 @@ def parse_client_message(text: str) -> ClientMessage:
     return parsed
 
 
-def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
-
-
 def decode_cursor(cursor: str) -> int:
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not text.startswith("s"):
-            raise ValueError(text)
-        return int(text[1:])
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return cursors.decode_cursor(cursor)
+    except cursors.InvalidCursor:
         raise ProtocolError(
             "invalid-cursor", "use the cursor of a message or of a subscribed answer"
         ) from None

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from ott_runtime.domain.cursors import encode_cursor
 from ott_runtime.realtime.hub import ClientFeed, Delivery, StreamHub
 from ott_runtime.realtime.protocol import (
     CHANNELS,
@@ -31,7 +32,6 @@ from ott_runtime.realtime.protocol import (
     Subscribe,
     Unsubscribe,
     decode_cursor,
-    encode_cursor,
     frame,
     parse_client_message,
 )
