@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -34,10 +35,24 @@ def serve(
     """Serve the REST API: ingest events, read violations, reports, usage and keys."""
     from ott_runtime.standalone.launch import load_service, print_endpoints
     from ott_runtime.standalone.server import build_server, run_until_signalled
+    from ott_runtime.telemetry import TracingConfigError, configure_logging, configure_tracing
+    from ott_runtime.telemetry.logs import LOG_FORMATS
 
+    log_format = os.environ.get("OTTC_LOG_FORMAT", "json")  # or text
+    if log_format not in LOG_FORMATS:
+        raise click.ClickException(f"OTTC_LOG_FORMAT={log_format!r}: expected json or text")
+    try:  # before the service: its database engine and the app pick the tracer up
+        tracing = configure_tracing("ottc-runtime")
+    except TracingConfigError as error:
+        raise click.ClickException(str(error)) from None
     service, api_keys = load_service(config_paths, state_dir, database_url, plans)
     server = build_server(
         service, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, log_level=log_level
     )
+    configure_logging(log_level, log_format)  # lines with trace id and tenant
     print_endpoints(host, port, tls_cert is not None, api_keys if config_paths else {})
-    run_until_signalled(server)
+    try:
+        run_until_signalled(server)
+    finally:
+        if tracing is not None:
+            tracing.shutdown()  # flush the queued spans before the process ends
