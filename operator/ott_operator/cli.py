@@ -54,6 +54,14 @@ LOG_FORMATS = ("plain", "full", "json")
     show_default=True,
     help="Log line format (json for log collectors).",
 )
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    envvar="OTTC_OPERATOR_METRICS_PORT",
+    help="Serve Prometheus metrics (reconcile duration and errors, tenants by phase, key "
+    "age) on this port.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="More log lines.")
 @click.option("--debug", is_flag=True, help="kopf debug logging (never shows key material).")
 def operator(
@@ -64,6 +72,7 @@ def operator(
     priority: int,
     liveness_endpoint: str | None,
     log_format: str,
+    metrics_port: int | None,
     verbose: bool,
     debug: bool,
 ) -> None:
@@ -86,6 +95,9 @@ def operator(
     kopf.configure(
         verbose=verbose, debug=debug, log_format=kopf.LogFormat[log_format.upper()], log_prefix=True
     )
+    from ott_operator.telemetry import start_observability
+
+    tracing = start_observability(metrics_port)
     registry = kopf.OperatorRegistry()
     register_handlers(registry, settings)
     kopf.run(
@@ -98,3 +110,5 @@ def operator(
         priority=priority,
         liveness_endpoint=liveness_endpoint,
     )
+    if tracing is not None:
+        tracing.shutdown()  # flush the queued spans

@@ -21,8 +21,9 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
 
 from ott_operator.conditions import timestamp
-from ott_operator.labels import FIELD_MANAGER
+from ott_operator.labels import FIELD_MANAGER, TRACE_ID
 from ott_runtime.domain import API_GROUP, API_VERSION
+from ott_runtime.telemetry import current_trace_id
 
 Object = dict[str, Any]
 
@@ -178,7 +179,12 @@ class Kube:
         body = {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"generateName": f"{meta['name']}.", "namespace": namespace},
+            "metadata": {
+                "generateName": f"{meta['name']}.",
+                "namespace": namespace,
+                # the reconcile's trace (Jaeger), when tracing is on
+                "annotations": {TRACE_ID: trace_id} if (trace_id := current_trace_id()) else {},
+            },
             "involvedObject": {
                 "apiVersion": regarding["apiVersion"],
                 "kind": regarding["kind"],

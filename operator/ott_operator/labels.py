@@ -24,6 +24,8 @@ ROTATE_KEYS = f"{API_GROUP}/rotate-keys"
 # On the tenant-keys Secret: the last rotation request token that was served, written in the
 # same apply as the rotated keyring so a crash can never serve one request twice.
 ROTATION_REQUEST = f"{API_GROUP}/rotation-request"
+# On the Events of a reconcile: its trace id (find the trace in Jaeger).
+TRACE_ID = f"{API_GROUP}/trace-id"
 # kopf's own bookkeeping (progress, last handled spec) lives under this prefix.
 KOPF_PREFIX = API_GROUP
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ from ott_operator.drift import drifted_paths, holds
 from ott_operator.inputs import parse_tenant, regulation_sets
 from ott_operator.keyplan import KeyAction, KeyPlan, UnreadableKeyring, plan_keys
 from ott_operator.kube import ApplyError, Kube, ObjectRef
+from ott_operator.metrics import METRICS
 from ott_operator.naming import API_KEY_FIELD, TenantNames
 from ott_operator.settings import GatewayMode, OperatorSettings
 from ott_operator.status import (
@@ -54,6 +56,8 @@ from ott_runtime.domain.rules import (
     resolve_rules,
 )
 from ott_runtime.domain.tenant import ComplianceTenant, Phase
+from ott_runtime.telemetry import attributes as attr
+from ott_runtime.telemetry import set_span_attributes, start_span
 
 log = logging.getLogger(__name__)
 
@@ -107,11 +111,38 @@ class TenantReconciler:
         drift_check: bool = False,
         now: datetime | None = None,
     ) -> Outcome:
-        with self.lock(name):
-            body = self.kube.get_cluster_custom(TENANTS, name)
-            if body is None or body["metadata"].get("deletionTimestamp"):
-                return Outcome(phase=None, message="tenant gone or being deleted")
-            return self._reconcile(body, list(set_documents), drift_check, now or datetime.now(UTC))
+        started = time.perf_counter()
+        span_attributes = {
+            attr.K8S_KIND: "ComplianceTenant",
+            attr.K8S_NAME: name,
+            attr.RECONCILE_REASON: "drift" if drift_check else "change",
+        }
+        # one trace per reconcile: its log lines and Events carry the trace id
+        with self.lock(name), start_span("ottc.reconcile", span_attributes) as span:
+            try:
+                body = self.kube.get_cluster_custom(TENANTS, name)
+                if body is None or body["metadata"].get("deletionTimestamp"):
+                    METRICS.tenants.forget(name)
+                    return Outcome(phase=None, message="tenant gone or being deleted")
+                outcome = self._reconcile(
+                    body, list(set_documents), drift_check, now or datetime.now(UTC)
+                )
+            except Exception:
+                METRICS.observe_reconcile(started, "error")
+                raise
+            set_span_attributes(
+                span, {attr.RECONCILE_PHASE: outcome.phase.value if outcome.phase else None}
+            )
+            METRICS.tenants.record(name, outcome.phase, None)
+            METRICS.observe_reconcile(
+                started,
+                "retry"
+                if outcome.retry_after is not None
+                else "failed"
+                if outcome.phase is Phase.ERROR
+                else "ok",
+            )
+            return outcome
 
     def keys_need_work(self, name: str, now: datetime | None = None) -> bool:
         """Cheap check for the rotation timer: is a rotation due or requested?"""
@@ -157,6 +188,7 @@ class TenantReconciler:
             work.failed = f"Secret {names.namespace}/{names.keys_secret}: {exc}"
             return self._finish(work, suspended=tenant.spec.suspended)
 
+        METRICS.tenants.record(tenant.name, None, key_plan.keyring.primary.created)
         ctx = TenantContext(
             tenant=tenant,
             settings=self.settings,
@@ -250,16 +282,26 @@ class TenantReconciler:
         changed: list[str] = []
         for obj in objects:
             ref = ObjectRef.of(obj)
-            live = self.kube.get(ref.api_version, ref.kind, ref.name, ref.namespace)
-            if live is None:
-                created.append(str(ref))
-            elif not holds(live, obj):
-                where = ", ".join(drifted_paths(live, obj)[:3])
-                changed.append(f"{ref} ({where})")
-            elif drift:
-                continue
-            # on a change, apply all: server-side apply also removes fields no longer declared
-            self.kube.apply(obj)
+            with start_span(
+                "ottc.apply",
+                {
+                    attr.K8S_KIND: ref.kind,
+                    attr.K8S_NAME: ref.name,
+                    attr.K8S_NAMESPACE: ref.namespace,
+                },
+            ):
+                live = self.kube.get(ref.api_version, ref.kind, ref.name, ref.namespace)
+                if live is None:
+                    created.append(str(ref))
+                elif not holds(live, obj):
+                    where = ", ".join(drifted_paths(live, obj)[:3])
+                    changed.append(f"{ref} ({where})")
+                elif drift:
+                    continue
+                # on a change, apply all: server-side apply also removes fields no longer
+                # declared
+                self.kube.apply(obj)
+                METRICS.applied.labels(ref.kind).inc()
         if drift and (created or changed):
             work.events.append(
                 (
