@@ -297,13 +297,17 @@ def test_plain_manifests_are_fresh(tmp_path: Path) -> None:
 
 
 def _exported_series() -> set[str]:
-    """Every series name the runtime exports (ott_runtime.api.metrics), by metric type."""
+    """Every series name the runtime exports (ott_runtime.api.metrics and the live stream's
+    metrics, which register into the same registry), by metric type."""
     from ott_runtime.api.metrics import Metrics
+    from ott_runtime.realtime.session import StreamMetrics
 
+    metrics = Metrics()
+    StreamMetrics(metrics.registry)
     suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"], "gauge": [""]}
     return {
         family.name + suffix
-        for family in Metrics().registry.collect()
+        for family in metrics.registry.collect()
         for suffix in suffixes.get(family.type, [""])
     }
 
