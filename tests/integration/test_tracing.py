@@ -111,6 +111,7 @@ async def test_ingest_trace_reaches_jaeger_with_parents_and_safe_attributes(
         "ottc.model.score",
         "ottc.crypto.encrypt",
         "ottc.stream.publish",
+        "ottc.cache.api_keys",
     }
     trace = await wait_for_trace(jaeger, trace_id, expected)
     spans = trace["spans"]
@@ -121,6 +122,9 @@ async def test_ingest_trace_reaches_jaeger_with_parents_and_safe_attributes(
     assert parent_of(server) == caller_span, "the caller's traceparent is honoured"
     ingest = by_name["ottc.ingest"]
     assert parent_of(ingest) == server["spanID"]
+    api_keys = by_name["ottc.cache.api_keys"]
+    assert parent_of(api_keys) == server["spanID"]
+    assert tags(api_keys)["ottc.cache.hit"] is False, "the first request of a fresh app"
     for step in (
         "ottc.rules.evaluate",
         "ottc.model.score",

@@ -17,6 +17,8 @@ from sqlalchemy import select
 from ott_runtime.storage.database import Database
 from ott_runtime.storage.scope import TenantScope
 from ott_runtime.storage.tables import ApiKeyRow, TenantRow
+from ott_runtime.telemetry import attributes as attr
+from ott_runtime.telemetry import start_span
 
 KEY_PREFIX = "ottc_"
 _CACHE_SECONDS = 30.0
@@ -97,23 +99,26 @@ class TenantDirectory:
         digest = hash_api_key(api_key)
         cached = self._cache.get(digest)
         now = time.monotonic()
-        if cached is not None and now - cached[0] < _CACHE_SECONDS:
-            tenant_id = cached[1]
-        else:
-            async with self._database.session() as session:
-                row = (
-                    await session.scalars(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
-                ).one_or_none()
-            valid = row is not None and row.revoked_at is None
-            # compare_digest: the lookup is by hash already; this keeps the check constant-time
-            tenant_id = (
-                row.tenant_id
-                if valid and row and hmac.compare_digest(row.key_hash, digest)
-                else None
-            )
-            if len(self._cache) > 10_000:  # bounded: random wrong keys must not grow it forever
-                self._cache.clear()
-            self._cache[digest] = (now, tenant_id)
+        fresh = cached if cached is not None and now - cached[0] < _CACHE_SECONDS else None
+        span_attributes = {attr.CACHE_NAME: "api_keys", attr.CACHE_HIT: fresh is not None}
+        with start_span("ottc.cache.api_keys", span_attributes):
+            if fresh is not None:
+                tenant_id = fresh[1]
+            else:
+                async with self._database.session() as session:
+                    row = (
+                        await session.scalars(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
+                    ).one_or_none()
+                valid = row is not None and row.revoked_at is None
+                # compare_digest: the lookup is by hash already; this keeps it constant-time
+                tenant_id = (
+                    row.tenant_id
+                    if valid and row and hmac.compare_digest(row.key_hash, digest)
+                    else None
+                )
+                if len(self._cache) > 10_000:  # bounded: random wrong keys must not grow it
+                    self._cache.clear()
+                self._cache[digest] = (now, tenant_id)
         return TenantScope(tenant_id) if tenant_id else None
 
     def clear_cache(self) -> int:
