@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 from pathlib import Path
 
@@ -116,13 +117,21 @@ def demo(
     )
     print_endpoints(host, port, tls_cert is not None, api_keys)
     scheme = "https" if tls_cert else "http"
+    console = Console(stderr=True)
+    # The example tenants' webhooks point at example hosts whose signing Secrets exist only
+    # in a cluster: their notifications end as dead letters, which the API shows. One line
+    # says so here instead of a warning per notification drowning the progress table.
+    logging.getLogger("ott_runtime.notifications.delivery").setLevel(logging.ERROR)
+    console.print(
+        f"  dashboard {scheme}://localhost:{port}/dashboard/   webhooks of the example "
+        "tenants have no signing secret here: see /v1/notifications/dead-letters"
+    )
     local = "localhost" if tls_cert or host in ("0.0.0.0", "::") else host
     settings = DemoSettings(
         rate=rate, speed=speed, backfill=backfill_delta, duration=duration or None, seed=seed,
         violation_rate=violation_rate, anomaly_rate=anomaly_rate,
         verify=ssl.create_default_context(cafile=str(tls_cert)) if tls_cert else True,
     )  # fmt: skip
-    console = Console(stderr=True)
     try:
         progress = asyncio.run(
             run_demo(server, f"{scheme}://{local}:{port}", api_keys, settings, console)
@@ -131,5 +140,5 @@ def demo(
         console.print("stopped")
         return
     console.print(
-        f"done: {progress.accepted} events stored, {sum(progress.violations.values())} violations"
+        f"\ndone: {progress.accepted} events stored, {sum(progress.violations.values())} violations"
     )

@@ -85,6 +85,7 @@ class EventGenerator:
         seed: int = 7,
         violation_rate: float = 0.03,
         anomaly_rate: float = 0.05,
+        run: str = "",
     ) -> None:
         if not tenants:
             raise ValueError("the generator needs at least one tenant")
@@ -94,6 +95,9 @@ class EventGenerator:
         self.worlds = {t: TenantWorld.build(t, self.rng, start) for t in tenants}
         self.stats = GeneratorStats()
         self._counter = 0
+        # ingest is idempotent by event id: a second run over the same simulated days needs
+        # ids of its own, or everything it sends is answered as a duplicate
+        self._run = f"{run}-" if run else ""
         self._next_break = {
             channel: start + timedelta(minutes=self.rng.uniform(0, 15))
             for world in self.worlds.values()
@@ -122,7 +126,7 @@ class EventGenerator:
         self.stats.events[event_type] += 1
         event = {
             "specVersion": "1",
-            "id": f"{world.tenant}-{moment:%Y%m%d}-{self._counter:09d}",
+            "id": f"{world.tenant}-{self._run}{moment:%Y%m%d}-{self._counter:09d}",
             "type": event_type,
             "time": _stamp(moment),
         }

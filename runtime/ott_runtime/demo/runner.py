@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import secrets
 import ssl
 import time
 from collections import Counter
@@ -145,6 +146,7 @@ async def run_demo(
     generator = EventGenerator(
         sorted(api_keys), start=sim_start, seed=settings.seed,
         violation_rate=settings.violation_rate, anomaly_rate=settings.anomaly_rate,
+        run=secrets.token_hex(3),
     )  # fmt: skip
     progress = DemoProgress()
     try:

@@ -90,3 +90,13 @@ def test_linear_channels_run_ad_pods_and_the_stream_is_reproducible() -> None:
 def test_a_generator_needs_tenants() -> None:
     with pytest.raises(ValueError, match="at least one tenant"):
         EventGenerator([], start=START)
+
+
+def test_runs_over_the_same_days_get_their_own_event_ids() -> None:
+    # ingest deduplicates by id: a second demo run must not be answered as duplicates
+    first = EventGenerator(["acme"], start=START, seed=11, run="a1")
+    second = EventGenerator(["acme"], start=START, seed=11, run="b2")
+    ids_first = {e["id"] for e in first.events_at(START, 30)["acme"]}
+    ids_second = {e["id"] for e in second.events_at(START, 30)["acme"]}
+    assert ids_first
+    assert not ids_first & ids_second
