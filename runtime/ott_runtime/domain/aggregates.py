@@ -29,10 +29,10 @@ from ott_runtime.domain.resolution import ResolvedRules
 _MISSING = object()
 
 
-def field_value(event: Mapping[str, Any], path: str) -> Any:
-    """The value at a dotted path, or ``_MISSING``."""
+def field_value(event: Mapping[str, Any], path: str | tuple[str, ...]) -> Any:
+    """The value at a dotted path (or its parts, split once by the caller), or ``_MISSING``."""
     value: Any = event
-    for part in path.split("."):
+    for part in path.split(".") if isinstance(path, str) else path:
         if not isinstance(value, Mapping) or part not in value:
             return _MISSING
         value = value[part]
@@ -107,12 +107,23 @@ class _Series:
     seconds: float
     where: cel.Program | None
     groups: OrderedDict[tuple[Any, ...], _Window] = field(default_factory=OrderedDict)
+    # groupBy and field paths split once: key() and add() run for every event
+    group_paths: tuple[tuple[str, ...], ...] = ()
+    field_path: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        self.group_paths = tuple(tuple(path.split(".")) for path in self.spec.group_by)
+        if self.spec.field is not None:
+            self.field_path = tuple(self.spec.field.split("."))
 
     def key(self, event: Mapping[str, Any]) -> tuple[Any, ...] | None:
-        values = tuple(field_value(event, path) for path in self.spec.group_by)
-        if any(v is _MISSING or isinstance(v, dict | list) for v in values):
-            return None
-        return values
+        values = []
+        for path in self.group_paths:
+            value = field_value(event, path)
+            if value is _MISSING or isinstance(value, dict | list):
+                return None
+            values.append(value)
+        return tuple(values)
 
 
 class WindowAggregator:
@@ -176,8 +187,8 @@ class WindowAggregator:
         for series in series_list:
             fn = series.spec.fn
             value: Any = None
-            if series.spec.field is not None:
-                value = field_value(event, series.spec.field)
+            if series.field_path is not None:
+                value = field_value(event, series.field_path)
                 if value is _MISSING or value is None:
                     continue
                 if fn is not AggregateFn.DISTINCT and not isinstance(value, int | float):

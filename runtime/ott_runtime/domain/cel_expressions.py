@@ -259,6 +259,53 @@ def trim_event(event: Mapping[str, Any], sections: frozenset[str] | None) -> dic
     return {key: event[key] for key in sections if key in event}
 
 
+def event_paths(sources: Iterable[str]) -> dict[str, frozenset[str] | None] | None:
+    """Like ``event_sections`` one level deeper: per top-level event field the expressions
+    read, the fields below it they read (None: all of it, e.g. ``event.viewer.size()``
+    or ``"age" in event.viewer``); None when one reads ``event`` as a whole."""
+    paths: dict[str, set[str] | None] = {}
+    for source in sources:
+        tokens = tokenize(source)
+        for index, root, member in _root_references(tokens):
+            if root.text != "event":
+                continue
+            after = [t.text for t in tokens[index + 3 : index + 6]]
+            if member is None or after[:1] == ["("]:  # e.g. event.size(): the whole event
+                return None
+            presence = [t.text for t in tokens[max(index - 2, 0) : index]] == ["has", "("]
+            if presence and after[:1] == [")"]:  # has(event.viewer) reads no field of it
+                paths.setdefault(member.text, set())
+                continue
+            below = None
+            if after[:1] == ["."] and tokens[index + 4].kind == "ident" and after[2:3] != ["("]:
+                below = after[1]
+            known = paths.setdefault(member.text, set())
+            if below is None:
+                paths[member.text] = None
+            elif known is not None:
+                known.add(below)
+    return {name: None if below is None else frozenset(below) for name, below in paths.items()}
+
+
+def trim_event_paths(
+    event: Mapping[str, Any], paths: Mapping[str, frozenset[str] | None] | None
+) -> dict[str, Any]:
+    """``event`` reduced to ``paths`` (see ``event_paths``): converting an event to CEL
+    costs per value, so only what the expressions can read is kept."""
+    if paths is None:
+        return event if isinstance(event, dict) else dict(event)
+    trimmed: dict[str, Any] = {}
+    for name, below in paths.items():
+        if name not in event:
+            continue
+        value = event[name]
+        if below is None or not isinstance(value, dict):
+            trimmed[name] = value
+        else:
+            trimmed[name] = {key: value[key] for key in below if key in value}
+    return trimmed
+
+
 def cel_literal(value: Any) -> str:
     """``value`` (JSON-like) as CEL source: ``[1, "a"]``, ``{"DE": 16}``, ``0.3``."""
     if value is None:

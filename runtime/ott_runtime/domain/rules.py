@@ -24,12 +24,13 @@ import cel
 from ott_runtime.domain.cel_expressions import (
     check_expression,
     compile_expression,
+    event_paths,
     event_sections,
     position,
     render_template,
     rewrite_roots,
     template_paths,
-    trim_event,
+    trim_event_paths,
 )
 from ott_runtime.domain.events import EVENT_TYPES
 from ott_runtime.domain.regulation import Aggregate, Rule, Severity
@@ -209,7 +210,27 @@ class CompiledRules:
             event_type: event_sections(item.rule.when for item in items)
             for event_type, items in by_type.items()
         }
-        self._aggregate_aliases = aggregate_aliases  # regulation -> CEL variable
+        # Per event type, the (regulation, CEL variable) pairs of the aggregates its rules
+        # may read: converting every regulation's aggregates for every event is the bulk
+        # of the cost. A rule mentioning "aggregates" anywhere counts (a safe superset);
+        # a hit's message reads its regulation's aggregates lazily (see evaluate).
+        # ... and one level below them (event.viewer.age reads only viewer's age)
+        self._paths = {
+            event_type: event_paths(item.rule.when for item in items)
+            for event_type, items in by_type.items()
+        }
+        self._aggregate_aliases = {
+            event_type: tuple(
+                (regulation, alias)
+                for regulation, alias in aggregate_aliases.items()
+                if any(
+                    item.aggregates_alias == alias and "aggregates" in item.rule.when
+                    for item in items
+                )
+            )
+            for event_type, items in by_type.items()
+        }
+        self._alias_regulation = {alias: reg for reg, alias in aggregate_aliases.items()}
 
     @property
     def event_types(self) -> frozenset[str]:
@@ -233,6 +254,19 @@ class CompiledRules:
             for r in self.resolved.rules
         ]
 
+    def _message_aggregates(
+        self,
+        alias: str,
+        variables: Mapping[str, Any],
+        aggregates: Mapping[str, Mapping[str, Any]],
+    ) -> Mapping[str, Any]:
+        """The aggregates a hit's message may read (those of the rule's regulation)."""
+        if alias in variables:
+            converted: Mapping[str, Any] = variables[alias]
+            return converted
+        regulation = self._alias_regulation.get(alias)
+        return {} if regulation is None else dict(aggregates.get(regulation, {}))
+
     def evaluate(
         self,
         event: Mapping[str, Any],
@@ -245,8 +279,8 @@ class CompiledRules:
         event_dict = event if isinstance(event, dict) else dict(event)
         aggregates = aggregates or {}
         event_type = str(event.get("type", ""))
-        variables: dict[str, Any] = {"event": trim_event(event_dict, self._sections[event_type])}
-        for regulation, alias in self._aggregate_aliases.items():
+        variables: dict[str, Any] = {"event": trim_event_paths(event_dict, self._paths[event_type])}
+        for regulation, alias in self._aggregate_aliases[event_type]:
             variables[alias] = dict(aggregates.get(regulation, {}))
         # One context per event: the event is converted to CEL values once for all rules
         # (parameters are inlined in the programs, see rewrite_roots).
@@ -271,7 +305,9 @@ class CompiledRules:
                 scopes = {
                     "event": event_dict,
                     "params": rule.params,
-                    "aggregates": variables.get(item.aggregates_alias, {}),
+                    "aggregates": self._message_aggregates(
+                        item.aggregates_alias, variables, aggregates
+                    ),
                 }
                 hits.append(
                     RuleHit(
