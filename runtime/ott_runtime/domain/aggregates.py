@@ -180,9 +180,18 @@ class WindowAggregator:
     def add(self, event: Mapping[str, Any]) -> None:
         """Feed one event to every aggregate whose ``of`` is its type."""
         series_list = self._by_type.get(str(event.get("type", "")))
-        if not series_list:
-            return
-        at = event_seconds(event)
+        if series_list:
+            self._add(event, series_list, event_seconds(event), {})
+
+    def _add(
+        self,
+        event: Mapping[str, Any],
+        series_list: list[_Series],
+        at: float,
+        keys: dict[int, tuple[Any, ...] | None],
+    ) -> None:
+        """``add`` with the event's time parsed; ``keys`` collects each series' group key
+        (by ``id``) so that ``values`` for the same event need not compute it again."""
         converted: list[cel.Context] = []
         for series in series_list:
             fn = series.spec.fn
@@ -195,7 +204,7 @@ class WindowAggregator:
                     continue
                 if isinstance(value, list | dict):
                     continue
-            key = series.key(event)
+            key = keys[id(series)] = series.key(event)
             if key is None or not self._passes(series, event, converted):
                 continue
             window = series.groups.get(key)
@@ -213,11 +222,18 @@ class WindowAggregator:
 
         An aggregate whose groupBy fields the event lacks is left out (rules reading it
         then do not apply)."""
-        at = event_seconds(event)
+        return self._values(event, event_seconds(event), {})
+
+    def _values(
+        self,
+        event: Mapping[str, Any],
+        at: float,
+        keys: Mapping[int, tuple[Any, ...] | None],
+    ) -> dict[str, dict[str, float | int]]:
         result: dict[str, dict[str, float | int]] = {}
         for series in self._series:
             per_regulation = result.setdefault(series.regulation, {})
-            key = series.key(event)
+            key = keys[id(series)] if id(series) in keys else series.key(event)
             if key is None:
                 continue
             fn = series.spec.fn
@@ -231,8 +247,12 @@ class WindowAggregator:
 
     def observe(self, event: Mapping[str, Any]) -> dict[str, dict[str, float | int]]:
         """``add`` then ``values``: the current event counts in its own windows."""
-        self.add(event)
-        return self.values(event)
+        at = event_seconds(event)
+        keys: dict[int, tuple[Any, ...] | None] = {}
+        series_list = self._by_type.get(str(event.get("type", "")))
+        if series_list:
+            self._add(event, series_list, at, keys)
+        return self._values(event, at, keys)
 
     @property
     def size(self) -> int:
