@@ -59,21 +59,12 @@ class GatewayLimits(SettingsModel):
     per_minute: int = Field(ge=1)
 
 
-class Prices(SettingsModel):
-    """Prices in the settings' currency; the runtime meters usage, the plan prices it."""
-
-    monthly_base: float = Field(ge=0)
-    per_thousand_events: float = Field(ge=0)
-    per_thousand_api_calls: float = Field(ge=0)
-
-
 class PlanProfile(SettingsModel):
     quota: Quota
     scoring_resources: ComputeResources
     replicas_min: int = Field(ge=1, le=100)
     replicas_max: int = Field(ge=1, le=100)
     rate_limit: GatewayLimits
-    prices: Prices
     database_instances: int = Field(ge=1, le=5, description="CloudNativePG instances (managed).")
 
     @model_validator(mode="after")
@@ -99,7 +90,6 @@ def _default_plans() -> dict[Plan, PlanProfile]:
             replicas_min=1,
             replicas_max=1,
             rate_limit=GatewayLimits(per_second=5, per_minute=100),
-            prices=Prices(monthly_base=0, per_thousand_events=0, per_thousand_api_calls=0),
             database_instances=1,
         ),
         Plan.STANDARD: PlanProfile(
@@ -118,7 +108,6 @@ def _default_plans() -> dict[Plan, PlanProfile]:
             replicas_min=1,
             replicas_max=3,
             rate_limit=GatewayLimits(per_second=50, per_minute=2000),
-            prices=Prices(monthly_base=199, per_thousand_events=0.05, per_thousand_api_calls=0.01),
             database_instances=2,
         ),
         Plan.ENTERPRISE: PlanProfile(
@@ -137,9 +126,6 @@ def _default_plans() -> dict[Plan, PlanProfile]:
             replicas_min=2,
             replicas_max=10,
             rate_limit=GatewayLimits(per_second=500, per_minute=20000),
-            prices=Prices(
-                monthly_base=1999, per_thousand_events=0.02, per_thousand_api_calls=0.005
-            ),
             database_instances=3,
         ),
     }
