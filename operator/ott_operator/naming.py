@@ -10,11 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ott_operator.settings import OperatorSettings
+from ott_runtime.domain.base import MAX_TENANT_NAME_LENGTH
+from ott_runtime.domain.base import TENANT_NAMESPACE_PREFIX as NAMESPACE_PREFIX
 from ott_runtime.domain.tenant import ComplianceTenant, Isolation
-
-NAMESPACE_PREFIX = "ottc-"
-MAX_NAMESPACE_LENGTH = 63
-MAX_TENANT_NAME_LENGTH = MAX_NAMESPACE_LENGTH - len(NAMESPACE_PREFIX)
 
 SCORING = "scoring"
 MODEL_RETRAIN = "model-retrain"

@@ -67,6 +67,21 @@ class ObjectMeta(BaseModel):
     uid: str | None = None
 
 
+TENANT_NAMESPACE_PREFIX = "ottc-"
+MAX_TENANT_NAME_LENGTH = 63 - len(TENANT_NAMESPACE_PREFIX)
+
+
+class TenantMeta(ObjectMeta):
+    """A tenant's name must leave room for the ``ottc-`` prefix of its namespace."""
+
+    name: str = Field(
+        min_length=1,
+        max_length=MAX_TENANT_NAME_LENGTH,
+        pattern=DNS_LABEL_PATTERN,
+        description="DNS label: the tenant's namespace is ottc-<name>.",
+    )
+
+
 class ConditionStatus(StrEnum):
     TRUE = "True"
     FALSE = "False"

@@ -15,9 +15,9 @@ from ott_runtime.domain.base import (
     DNS_SUBDOMAIN_PATTERN,
     SECRET_KEY_PATTERN,
     DnsLabel,
-    ObjectMeta,
     SpecModel,
     StatusCondition,
+    TenantMeta,
     check_unique_condition_types,
 )
 from ott_runtime.domain.durations import Duration
@@ -355,7 +355,7 @@ class ComplianceTenantStatus(SpecModel):
 class ComplianceTenant(SpecModel):
     api_version: Literal["compliance.ott.dev/v1alpha1"] = Field(alias="apiVersion")
     kind: Literal["ComplianceTenant"]
-    metadata: ObjectMeta
+    metadata: TenantMeta
     spec: ComplianceTenantSpec
     status: dict[str, Any] | None = None
 
