@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -131,6 +132,18 @@ def _default_plans() -> dict[Plan, PlanProfile]:
     }
 
 
+class Tracing(SettingsModel):
+    """Where tenant runtimes send traces (OTLP); the chart copies its ``tracing`` values here."""
+
+    endpoint: str = Field(
+        default="",
+        pattern=r"^(https?://\S+)?$",
+        description="OTLP endpoint, e.g. http://jaeger-collector.observability:4318; empty: off.",
+    )
+    protocol: Literal["http/protobuf", "grpc"] = "http/protobuf"
+    sampler_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+
+
 class OperatorSettings(SettingsModel):
     runtime_image: str = Field(
         default=f"ott-compliance/ottc:{__version__}",
@@ -169,6 +182,7 @@ class OperatorSettings(SettingsModel):
         "the others wait this long before taking over.",
     )
     currency: str = "EUR"
+    tracing: Tracing = Field(default_factory=Tracing)
     plans: dict[Plan, PlanProfile] = Field(default_factory=_default_plans)
 
     @model_validator(mode="after")

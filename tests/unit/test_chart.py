@@ -113,6 +113,7 @@ def test_helm_lint_strict_is_clean(value_set: str) -> None:
         ("operator.settings.currency=euro", "at '/operator/settings/currency'"),
         ("pool.autoscaling.targetCPUUtilizationPercentage=150", "maximum: got 150, want 100"),
         ("istio.peerAuthentication.mode=DISABLE", "at '/istio/peerAuthentication/mode'"),
+        ("tracing.protocol=thrift", "at '/tracing/protocol'"),
     ],
 )
 def test_schema_rejects_bad_values_with_the_path(setting: str, complaint: str) -> None:
@@ -153,6 +154,24 @@ def test_operator_settings_are_what_the_operator_reads(value_set: str) -> None:
         values.get("gateway", {}).get("mode", "kong-ingress")
     )
     assert settings.mesh is values.get("istio", {}).get("enabled", False)
+
+
+def test_tracing_values_reach_the_operator_the_pool_and_the_settings() -> None:
+    endpoint = "http://jaeger-collector.observability:4318"
+    docs = [
+        doc
+        for doc in yaml.safe_load_all(render("--set", f"tracing.endpoint={endpoint}").stdout)
+        if doc
+    ]
+    for suffix, service in (("-operator", "ottc-operator"), ("-pool", "ottc-pool")):
+        (container,) = one(docs, "Deployment", suffix)["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == endpoint
+        assert env["OTEL_SERVICE_NAME"] == service
+        assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
+    assert settings_of(docs).tracing.endpoint == endpoint  # tenant runtimes get it too
+    for doc in rendered("default"):  # off by default: no exporter anywhere
+        assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in json.dumps(doc)
 
 
 def test_operator_runs_two_peered_replicas_with_a_liveness_probe() -> None:

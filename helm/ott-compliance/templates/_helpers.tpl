@@ -81,7 +81,24 @@ the gateway, the mesh or the image.
 {{- $_ := set $s "poolService" (include "ott.poolName" .) }}
 {{- $_ := set $s "operatorNamespace" .Release.Namespace }}
 {{- $_ := set $s "mesh" .Values.istio.enabled }}
+{{- $_ := set $s "tracing" .Values.tracing }}
 {{- toYaml $s }}
+{{- end }}
+
+{{/* OTEL_* variables of a workload ("service" is its service name); none when tracing is off. */}}
+{{- define "ott.tracingEnv" -}}
+{{- with .root.Values.tracing }}
+{{- if .endpoint }}
+- name: OTEL_SERVICE_NAME
+  value: {{ $.service | quote }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ .endpoint | quote }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: {{ .protocol | quote }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ .samplerRatio | quote }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* Pod security context shared by both workloads: non-root, no privilege, RuntimeDefault. */}}

@@ -115,6 +115,22 @@ def environment(ctx: TenantContext) -> list[Object]:
         {"name": "OTTC_CONFIG_DIR", "value": CONFIG_DIR},
         {"name": "OTTC_KEYS_DIR", "value": KEYS_DIR},
         database_url_env(ctx),
+        *tracing_environment(ctx),
+    ]
+
+
+def tracing_environment(ctx: TenantContext) -> list[Object]:
+    """The standard OTEL_* variables the runtime reads; none when tracing is off, so the
+    runtime starts no exporter. The tenant rides along as a resource attribute so traces
+    of every tenant's runtime can be told apart in one Jaeger."""
+    tracing = ctx.settings.tracing
+    if not tracing.endpoint:
+        return []
+    return [
+        {"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": tracing.endpoint},
+        {"name": "OTEL_EXPORTER_OTLP_PROTOCOL", "value": tracing.protocol},
+        {"name": "OTEL_TRACES_SAMPLER_ARG", "value": f"{tracing.sampler_ratio:g}"},
+        {"name": "OTEL_RESOURCE_ATTRIBUTES", "value": f"ottc.tenant={ctx.name}"},
     ]
 
 

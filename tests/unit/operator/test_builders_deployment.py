@@ -87,6 +87,33 @@ def test_config_and_keys_are_mounted_and_named_in_the_environment(
     assert "DATABASE_URL" in env
 
 
+def test_no_tracing_endpoint_no_otel_variables(make_context: ContextFactory) -> None:
+    env = {e["name"] for e in _container(deployment(make_context()))["env"]}
+    assert not {name for name in env if name.startswith("OTEL_")}
+
+
+def test_tracing_settings_reach_the_runtime_and_the_retrain_job(
+    make_context: ContextFactory,
+) -> None:
+    settings = OperatorSettings.model_validate(
+        {
+            "tracing": {
+                "endpoint": "http://jaeger.obs:4317",
+                "protocol": "grpc",
+                "samplerRatio": 0.25,
+            }
+        }
+    )
+    ctx = make_context(settings=settings)
+    job = model_retrain_cronjob(ctx)["spec"]["jobTemplate"]
+    for container in (_container(deployment(ctx)), _container(job)):
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger.obs:4317"
+        assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "grpc"
+        assert env["OTEL_TRACES_SAMPLER_ARG"] == "0.25"
+        assert env["OTEL_RESOURCE_ATTRIBUTES"] == "ottc.tenant=acme"
+
+
 def test_pod_template_carries_the_config_digest_and_spreads(make_context: ContextFactory) -> None:
     ctx = make_context()
     template = deployment(ctx)["spec"]["template"]
