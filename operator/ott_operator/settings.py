@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from ott_runtime import __version__
@@ -182,8 +189,30 @@ class OperatorSettings(SettingsModel):
         "the others wait this long before taking over.",
     )
     currency: str = "EUR"
+    runtime_url: str = Field(
+        default="http://{service}.{namespace}.svc",
+        pattern=r"^https?://\S+$",
+        description="How the operator reaches a tenant's runtime, to read its usage; "
+        "{service}, {namespace} and {tenant} are filled in.",
+    )
+    usage_interval: Duration = Field(
+        default="5m", description="How often status.usage is refreshed from the runtime."
+    )
+    usage_timeout: Duration = Field(default="5s", description="Wait for a runtime's answer.")
     tracing: Tracing = Field(default_factory=Tracing)
     plans: dict[Plan, PlanProfile] = Field(default_factory=_default_plans)
+
+    @field_validator("runtime_url")
+    @classmethod
+    def _known_placeholders(cls, url: str) -> str:
+        try:
+            url.format(service="s", namespace="n", tenant="t")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"runtimeUrl {url!r}: only {{service}}, {{namespace}} and {{tenant}} are "
+                f"filled in ({exc!r})"
+            ) from None
+        return url
 
     @model_validator(mode="after")
     def _every_plan(self) -> OperatorSettings:
@@ -210,6 +239,14 @@ class OperatorSettings(SettingsModel):
     @property
     def missing_set_retry_seconds(self) -> float:
         return _seconds(self.missing_set_retry)
+
+    @property
+    def usage_seconds(self) -> float:
+        return _seconds(self.usage_interval)
+
+    @property
+    def usage_timeout_seconds(self) -> float:
+        return _seconds(self.usage_timeout)
 
     @classmethod
     def from_file(cls, path: Path) -> OperatorSettings:

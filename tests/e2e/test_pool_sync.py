@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 import yaml
 
@@ -31,13 +27,14 @@ from ott_runtime.domain.keyring import KeyRing
 from ott_runtime.domain.rules import resolve_rules
 from ott_runtime.domain.tenant import ComplianceTenant
 
+from .runtime_process import OTTC, serve
+
 if TYPE_CHECKING:
     from ott_runtime.devcluster import ClusterAccess
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "helm" / "ott-compliance"
-OTTC = Path(sys.executable).parent / "ottc"
 NAMESPACE = "ottc-e2e-poolsync"
 TENANTS = ("pool-alpha", "pool-beta")
 HOOK_SECRET = "alpha-hook"
@@ -49,12 +46,6 @@ def _wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> No
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.2)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _contexts() -> dict[str, TenantContext]:
@@ -88,41 +79,6 @@ def _contexts() -> dict[str, TenantContext]:
 
 
 @contextlib.contextmanager
-def _serve(extra_env: dict[str, str], tmp_path: Path) -> Iterator[httpx.Client]:
-    """`ottc serve` in cluster mode on a free loopback port, ready; stopped afterwards."""
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'pool.db'}", **extra_env}
-    if "OTTC_POOL_NAMESPACE" not in extra_env:
-        env.pop("OTTC_POOL_NAMESPACE", None)
-    log_path = tmp_path / "serve.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [str(OTTC), "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--log-level", "warning"],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-
-                def ready() -> bool:
-                    assert server.poll() is None, log_path.read_text()
-                    try:
-                        return client.get("/readyz").status_code == 200
-                    except httpx.TransportError:
-                        return False
-
-                _wait_for(ready, "ottc serve", timeout=90)
-                yield client
-        finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-            print(log_path.read_text()[-4000:])
-
-
 def _delete_objects(cluster: ClusterAccess, ctx: TenantContext) -> None:
     for kind, name in (("configmap", ctx.names.config_map),
                        ("secret", ctx.names.keys_secret),
@@ -290,7 +246,7 @@ def test_folders_follow_the_objects_and_serve_each_tenant(
         "OTTC_CONFIG_RELOAD_SECONDS": "1",
     }
     try:
-        with _serve(env, tmp_path) as client:
+        with serve(env, tmp_path) as client:
             keys = {alpha.name: rotated.api_key, beta.name: beta.api_key}
             assert (
                 client.get("/v1/violations", headers={"X-API-Key": alpha.api_key}).status_code
@@ -352,7 +308,7 @@ def test_serve_in_the_pool_syncs_by_itself(
     }
     _apply(control_plane, config_map(alpha), keys_secret(alpha), api_key_secret(alpha))
     try:
-        with _serve(env, tmp_path) as client:
+        with serve(env, tmp_path) as client:
             # alpha was on disk before the service loaded its tenants
             assert (
                 client.get("/v1/violations", headers={"X-API-Key": alpha.api_key}).status_code

@@ -321,6 +321,8 @@ async def test_reports_analytics_usage_keys_and_regulations(deployment: Deployme
     usage = (await deployment.client.get("/v1/usage", headers=h)).json()
     assert usage["events"] == 3
     assert usage["apiCalls"] >= 5
+    again = (await deployment.client.get("/v1/usage", headers=h)).json()
+    assert again["apiCalls"] == usage["apiCalls"]  # reading one's usage is not billed
     assert usage["ruleEvaluations"] == 6  # 3 events x 2 rules for ad.impression
     assert usage["estimatedCharge"]["plan"] == "standard"
     assert usage["estimatedCharge"]["items"]["base"] == "99.00"

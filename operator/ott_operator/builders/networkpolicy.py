@@ -1,4 +1,5 @@
-"""Ingress into a dedicated tenant's namespace: only from the gateway and from itself."""
+"""Ingress into a dedicated tenant's namespace: only from the gateway, from itself and from
+the operator's own pods (which read the tenant's usage from its runtime)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ def _from_namespace(name: str) -> Object:
 
 def network_policy(ctx: TenantContext) -> Object:
     settings = ctx.settings
-    peers: list[Object] = [{"podSelector": {}}, _from_namespace(settings.gateway_namespace)]
+    peers: list[Object] = [
+        {"podSelector": {}},
+        _from_namespace(settings.gateway_namespace),
+        {  # the operator, not the pool that shares its namespace
+            **_from_namespace(settings.operator_namespace),
+            "podSelector": {"matchLabels": {labels.COMPONENT: "operator"}},
+        },
+    ]
     if ctx.storage_mode is StorageMode.MANAGED:
         # the CloudNativePG operator talks to its instance managers in this namespace
         peers.append(_from_namespace(settings.cnpg_operator_namespace))

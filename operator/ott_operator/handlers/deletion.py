@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -15,14 +16,20 @@ from ott_operator.handlers.context import TENANT_RESOURCE, indexes_of, state
 from ott_operator.handlers.regulationset import refresh_used_by
 from ott_operator.kube import ApplyError
 from ott_operator.settings import OperatorSettings
+from ott_operator.usage import UsageUnavailable, current_usage
 
 log = logging.getLogger(__name__)
 
 
 def final_usage_record(
-    settings: OperatorSettings, name: str, uid: str, body: kopf.Body
+    settings: OperatorSettings,
+    name: str,
+    uid: str,
+    body: kopf.Body,
+    usage: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A ConfigMap outside the tenant (no ownerReference: it must outlive it)."""
+    """A ConfigMap outside the tenant (no ownerReference: it must outlive it). ``usage`` is
+    the runtime's latest answer; without one, the last copy in status."""
     status = body.get("status") or {}
     record = {
         "tenant": name,
@@ -30,7 +37,7 @@ def final_usage_record(
         "plan": (body.get("spec") or {}).get("plan"),
         "deletedAt": timestamp(),
         "currency": settings.currency,
-        "usage": status.get("usage") or {},
+        "usage": dict(usage or status.get("usage") or {}),
     }
     return {
         "apiVersion": "v1",
@@ -59,7 +66,12 @@ def register(registry: kopf.OperatorRegistry) -> None:
         kube = operator.kube
         assert kube is not None
         with reconciler.lock(name):
-            record = final_usage_record(operator.settings, name, uid, body)
+            try:  # the latest count, not the last timer's copy
+                usage = current_usage(kube, operator.settings, body)
+            except (UsageUnavailable, ValueError) as exc:  # ValueError: an unreadable spec
+                log.info("tenant %s: final usage from status (%s)", name, exc)
+                usage = None
+            record = final_usage_record(operator.settings, name, uid, body, usage)
             try:
                 kube.apply(record)
             except ApplyError as exc:

@@ -1,5 +1,6 @@
 """ComplianceTenant handlers: reconcile on change, on resume, and on the drift and key
-rotation timers. All of them call the same level-triggered reconcile."""
+rotation timers (all of them call the same level-triggered reconcile); and a usage timer
+that copies the runtime's metered usage into status."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ott_operator.handlers.context import TENANT_RESOURCE, indexes_of, set_docum
 from ott_operator.handlers.regulationset import refresh_used_by
 from ott_operator.reconcile import Outcome
 from ott_operator.settings import OperatorSettings
+from ott_operator.usage import refresh_usage
 
 log = logging.getLogger(__name__)
 
@@ -60,3 +62,16 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
         reconciler = state(memo).connect()
         if reconciler.keys_need_work(name):
             reconciler.reconcile(name, set_documents(regulation_sets))
+
+    @kopf.timer(
+        *TENANT_RESOURCE,
+        id="usage",
+        interval=settings.usage_seconds,
+        initial_delay=settings.usage_seconds,
+        registry=registry,
+    )
+    def copy_usage(name: str, memo: Any, **_: Any) -> None:
+        operator = state(memo)
+        operator.connect()
+        assert operator.kube is not None
+        refresh_usage(operator.kube, operator.settings, name)

@@ -37,6 +37,8 @@ _UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="ottc"'}
 api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="The tenant's API key."
 )
+# reading one's own bill is not billed (the operator also reads it for status.usage)
+UNMETERED_ROUTES = frozenset({"/v1/usage"})
 bearer = HTTPBearer(auto_error=False, description="The tenant's API key as a bearer token.")
 
 
@@ -73,7 +75,9 @@ async def authenticated_scope(
             429, "Too many requests", f"the key's rate limit is exceeded; retry in {wait:.2f} s",
             "rate-limited", {"Retry-After": retry_after_header(wait)},
         )  # fmt: skip
-    service.meter.count(scope.tenant_id)
+    route = request.scope.get("route")
+    if getattr(route, "path", None) not in UNMETERED_ROUTES:
+        service.meter.count(scope.tenant_id)
     return scope
 
 

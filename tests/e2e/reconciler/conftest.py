@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 import yaml
 
+from ..runtime_process import free_port
+
 if TYPE_CHECKING:
     from ott_runtime.devcluster import ClusterAccess
 
@@ -31,6 +33,7 @@ POOL_NAMESPACE = "ottc-pool"
 SERVICE_ACCOUNT = "ott-compliance-operator"
 PEERING = "ott-compliance"
 SETTLE_TIMEOUT = 60.0
+RUNTIME_PORT = free_port()
 T = TypeVar("T")
 
 SETTINGS = {
@@ -44,6 +47,10 @@ SETTINGS = {
     "missingSetRetry": "2s",
     # a replica killed with -9 cannot leave the peering: the next one waits this long
     "peeringLifetime": "10s",
+    # no pods run here: test_usage serves the pool's tenants from a local `ottc serve`
+    "runtimeUrl": f"http://127.0.0.1:{RUNTIME_PORT}",
+    "usageInterval": "2s",
+    "usageTimeout": "2s",
 }
 
 

@@ -65,7 +65,7 @@ def test_limit_range_defaults_match_the_plans_container_resources(
     assert limits["default"] == {"cpu": plan.cpu_limit, "memory": plan.memory_limit}
 
 
-def test_network_policy_admits_only_the_gateway_and_the_namespace(
+def test_network_policy_admits_only_the_gateway_the_namespace_and_the_operator(
     make_context: ContextFactory,
 ) -> None:
     policy = network_policy(make_context(settings=OperatorSettings(gateway_namespace="edge")))
@@ -77,6 +77,12 @@ def test_network_policy_admits_only_the_gateway_and_the_namespace(
             "from": [
                 {"podSelector": {}},
                 {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "edge"}}},
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": "ott-compliance-system"}
+                    },
+                    "podSelector": {"matchLabels": {"app.kubernetes.io/component": "operator"}},
+                },
             ]
         }
     ]

@@ -1,0 +1,96 @@
+"""``status.usage``: the operator copies each tenant's metered usage from its runtime.
+
+The runtime meters (it sees every request); the operator asks it for this month's totals on
+a timer and writes them into the tenant's status, so ``kubectl get ctenant -o yaml`` shows
+them and the deletion finalizer records them. It asks the way a tenant app does: the
+tenant's own Service, with the tenant's own API key, so no extra credential or RBAC exists
+for it. An unreachable runtime (no pods yet, a restart) keeps the last value in status.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from ott_operator.inputs import parse_tenant
+from ott_operator.kube import Kube
+from ott_operator.naming import API_KEY_FIELD, TenantNames
+from ott_operator.settings import OperatorSettings
+from ott_runtime.domain.tenant import UsageStatus
+
+log = logging.getLogger(__name__)
+TENANTS = "compliancetenants"
+USAGE_FIELDS = ("period", "events", "apiCalls", "estimatedCharge")
+
+
+class UsageUnavailable(Exception):
+    """The runtime could not tell the tenant's usage; the message says why."""
+
+
+def usage_url(settings: OperatorSettings, names: TenantNames) -> str:
+    base = settings.runtime_url.format(
+        service=names.service, namespace=names.namespace, tenant=names.tenant
+    )
+    return f"{base.rstrip('/')}/v1/usage"
+
+
+def usage_status(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``status.usage`` part of a ``GET /v1/usage`` answer, checked against the CRD's
+    shape so a runtime of another version cannot make the status patch fail."""
+    picked = {key: document[key] for key in USAGE_FIELDS if key in document}
+    try:
+        return UsageStatus.model_validate(picked).to_document()
+    except ValidationError as exc:
+        raise UsageUnavailable(f"the runtime's usage does not fit status.usage: {exc}") from exc
+
+
+def fetch_usage(url: str, api_key: str, *, timeout: float = 5.0) -> dict[str, Any]:
+    try:
+        response = httpx.get(url, headers={"X-API-Key": api_key}, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise UsageUnavailable(f"GET {url}: {exc or type(exc).__name__}") from exc
+    if response.status_code != 200:
+        raise UsageUnavailable(f"GET {url}: HTTP {response.status_code}: {response.text[:200]}")
+    try:
+        document = response.json()
+    except ValueError as exc:
+        raise UsageUnavailable(f"GET {url}: not JSON") from exc
+    if not isinstance(document, dict):
+        raise UsageUnavailable(f"GET {url}: expected an object")
+    return usage_status(document)
+
+
+def current_usage(
+    kube: Kube, settings: OperatorSettings, body: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Ask the tenant's runtime for this month's usage."""
+    tenant = parse_tenant(body)
+    names = TenantNames.of(tenant, settings)
+    data, _ = kube.secret_data(names.namespace, names.api_key_secret)
+    if API_KEY_FIELD not in data:
+        raise UsageUnavailable(f"Secret {names.namespace}/{names.api_key_secret} has no API key")
+    api_key = base64.b64decode(data[API_KEY_FIELD]).decode()
+    return fetch_usage(usage_url(settings, names), api_key, timeout=settings.usage_timeout_seconds)
+
+
+def refresh_usage(kube: Kube, settings: OperatorSettings, name: str) -> dict[str, Any] | None:
+    """Write the runtime's usage into ``status.usage`` when it changed; returns what the
+    status now holds (None when there was nothing to ask or the runtime did not answer)."""
+    body = kube.get_cluster_custom(TENANTS, name)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return None
+    if (body.get("spec") or {}).get("suspended"):
+        return None  # scaled to zero: nobody to ask, and nothing new to meter
+    try:
+        usage = current_usage(kube, settings, body)
+    except (UsageUnavailable, ValueError) as exc:  # ValueError: an unreadable spec
+        log.debug("tenant %s: usage not refreshed: %s", name, exc)
+        return None
+    if (body.get("status") or {}).get("usage") != usage:
+        kube.patch_status(TENANTS, name, {"usage": usage})
+    return usage
