@@ -16,6 +16,7 @@ from ott_runtime.api.ratelimit import RateLimiter
 from ott_runtime.api.routers import analytics, events, health, reports, tenant_info, violations
 from ott_runtime.ingest.service import RuntimeService
 from ott_runtime.realtime.install import install_realtime
+from ott_runtime.scoring import api as models_api
 from ott_runtime.telemetry import instrument_app
 
 DESCRIPTION = """\
@@ -82,7 +83,7 @@ def create_app(service: RuntimeService, *, manage_lifecycle: bool = True) -> Fas
     app.state.metrics = metrics = Metrics()
     app.state.rate_limiter = RateLimiter()
     install_problem_handlers(app)
-    for module in (events, violations, reports, analytics, tenant_info, health):
+    for module in (events, violations, reports, analytics, tenant_info, models_api, health):
         app.include_router(module.router)
     realtime = install_realtime(app, service)  # /v1/stream, /v1/graphql, /dashboard
 

@@ -227,11 +227,45 @@ class ModelSlot(Generic[T]):
         self.current: T | None = None
         self.metadata: ModelMetadata | None = None
         self.last_error: str | None = None
+        self._refused: tuple[int, str] | None = None  # (version, why)
         self._lock = threading.Lock()
 
     @property
     def version(self) -> int | None:
         return None if self.metadata is None else self.metadata.version
+
+    def candidate(self) -> tuple[T, ModelMetadata] | None:
+        """The promoted version, loaded and checked, when it differs from the one in service
+        (None when it does not). Raises :class:`ModelRefused`; a version refused for its
+        files is not read again on every refresh (versions never change once stored)."""
+        promoted = self.registry.promoted(self.tenant, self.model)
+        if promoted is not None and promoted == self.version:
+            self.last_error = None  # e.g. rolled back to the version in service
+        if promoted is None or promoted == self.version:
+            return None
+        if self._refused is not None and self._refused[0] == promoted:
+            raise ModelRefused(self._refused[1])
+        if self.precondition is not None:
+            reason = self.precondition(self.registry.metadata(self.tenant, self.model, promoted))
+            if reason:
+                raise ModelRefused(f"{self.tenant}/{self.model} v{promoted}: {reason}")
+        try:
+            return self.registry.load(
+                self.tenant, self.model, self.loader, promoted, self.expect_schema
+            )
+        except ModelRefused as error:
+            self._refused = (promoted, str(error))
+            raise
+
+    def install(self, loaded: T, metadata: ModelMetadata) -> None:
+        with self._lock:
+            self.current, self.metadata, self.last_error = loaded, metadata, None
+
+    def refuse(self, error: ModelRefused) -> None:
+        """Keep the version in service and say why the promoted one is not."""
+        if str(error) != self.last_error:
+            log.error("model refused, keeping v%s: %s", self.version, error)
+        self.last_error = str(error)
 
     def refresh(self) -> bool:
         """Load the promoted version when it differs from the one in service.
@@ -239,25 +273,14 @@ class ModelSlot(Generic[T]):
         Returns True when a new version went into service. On failure the error is kept in
         ``last_error``, logged, and the previous model stays.
         """
-        promoted = self.registry.promoted(self.tenant, self.model)
-        if promoted is None or promoted == self.version:
-            return False
         try:
-            if self.precondition is not None:
-                reason = self.precondition(
-                    self.registry.metadata(self.tenant, self.model, promoted)
-                )
-                if reason:
-                    raise ModelRefused(f"{self.tenant}/{self.model} v{promoted}: {reason}")
-            loaded, meta = self.registry.load(
-                self.tenant, self.model, self.loader, promoted, self.expect_schema
-            )
+            loaded = self.candidate()
         except ModelRefused as error:
-            self.last_error = str(error)
-            log.error("model refused, keeping v%s: %s", self.version, error)
+            self.refuse(error)
             return False
-        with self._lock:
-            self.current, self.metadata, self.last_error = loaded, meta, None
+        if loaded is None:
+            return False
+        self.install(*loaded)
         return True
 
     def get(self) -> T:

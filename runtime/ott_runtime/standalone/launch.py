@@ -12,6 +12,7 @@ from rich.table import Table
 from ott_runtime.domain.documents import DocumentErrors
 from ott_runtime.domain.rules import MissingRegulationSets, RuleCompileError, RuleResolutionError
 from ott_runtime.ingest.service import RuntimeService
+from ott_runtime.scoring import install_model_scoring, model_dir_from_env
 from ott_runtime.standalone import cluster_config, standalone_config
 from ott_runtime.standalone.config import RELOAD_ENV
 from ott_runtime.standalone.reload import enable_reload
@@ -58,6 +59,10 @@ def load_service(
         config.keys,
         api_keys=config.api_keys,
         prices=PriceList.load(plans) if plans else None,
+    )
+    # the models `ottc train` promoted: OTTC_MODEL_DIR, standalone default <state dir>/models
+    install_model_scoring(
+        service, model_dir_from_env(state_dir / "models" if config_paths else None)
     )
     if not config_paths and (os.environ.get(RELOAD_ENV) or os.environ.get("OTTC_POOL_NAMESPACE")):
         enable_reload(service)

@@ -48,8 +48,8 @@ def test_features_from_an_ott_event() -> None:
     event = {
         "type": "playback.start",
         "time": "2026-11-26T14:00:00Z",
-        "viewer": {"country": "DE", "is_kids_profile": True},
-        "geo": {"country": "US", "is_proxy": True},
+        "viewer": {"country": "DE", "isKidsProfile": True},
+        "geo": {"country": "US", "isProxy": True},
         "content": {"rating": "TV-MA"},
     }
     features = from_event(event, rule_hits=2).features

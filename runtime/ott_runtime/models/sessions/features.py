@@ -36,6 +36,8 @@ NUMERIC_FEATURES = (
     "rule_hits",
 )
 FEATURE_SCHEMA = ["event_type", "time_delta", *NUMERIC_FEATURES]
+# a viewer's events further apart than this start a new session (training and serving alike)
+SESSION_GAP_SECONDS = 30 * 60.0
 MATURE_RATINGS = {"A", "TV-MA", "18", "18+", "R", "NC-17", "U/A 16+"}
 
 
@@ -81,24 +83,23 @@ def encode_sessions(sessions: Sequence[Sequence[SessionEvent]], max_events: int)
 
 
 def from_event(event: Mapping[str, Any], rule_hits: int = 0) -> SessionEvent:
-    """A session event from an event in the OTT event model's JSON form."""
+    """A session event from an event in the OTT event model's JSON form (camelCase, as the
+    JSON Schemas in ``ott_runtime/domain/schemas/events/v1`` define it)."""
     viewer = event.get("viewer") or {}
     geo = event.get("geo") or {}
     playback = event.get("playback") or {}
     ad = event.get("ad") or {}
     content = event.get("content") or {}
-    stamp = event["time"]
-    seconds = stamp.timestamp() if isinstance(stamp, datetime) else _parse_time(str(stamp))
     home, here = viewer.get("country"), geo.get("country")
     return SessionEvent(
         type=str(event.get("type", "other")),
-        time=seconds,
+        time=event_seconds(event["time"]),
         features={
-            "watched_seconds_log": math.log1p(float(playback.get("watched_seconds") or 0)),
-            "ad_seconds_log": math.log1p(float(ad.get("duration_seconds") or 0)),
+            "watched_seconds_log": math.log1p(max(float(playback.get("watchedSeconds") or 0), 0)),
+            "ad_seconds_log": math.log1p(max(float(ad.get("durationSeconds") or 0), 0)),
             "geo_mismatch": float(bool(home and here and home != here)),
-            "proxy": float(bool(geo.get("is_proxy"))),
-            "kids_profile": float(bool(viewer.get("is_kids_profile"))),
+            "proxy": float(bool(geo.get("isProxy"))),
+            "kids_profile": float(bool(viewer.get("isKidsProfile"))),
             "mature_content": float(content.get("rating") in MATURE_RATINGS),
             "targeted_ad": float(bool(ad.get("targeted"))),
             "rule_hits": float(rule_hits),
@@ -106,5 +107,23 @@ def from_event(event: Mapping[str, Any], rule_hits: int = 0) -> SessionEvent:
     )
 
 
-def _parse_time(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+def session_key(event: Mapping[str, Any]) -> str | None:
+    """Whose recent events an event joins: the viewer (or account, device, playback session,
+    in that order); None when the event names none of them."""
+    for part, field_name in (
+        ("viewer", "id"),
+        ("viewer", "accountId"),
+        ("device", "id"),
+        ("playback", "sessionId"),
+    ):
+        holder = event.get(part)
+        value = holder.get(field_name) if isinstance(holder, Mapping) else None
+        if value is not None and value != "":
+            return f"{part}.{field_name}:{value}"
+    return None
+
+
+def event_seconds(stamp: Any) -> float:
+    if isinstance(stamp, datetime):
+        return stamp.timestamp()
+    return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()

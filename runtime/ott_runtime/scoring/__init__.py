@@ -1,0 +1,53 @@
+"""Model scoring in the runtime: the registry-backed risk scorer and its wiring.
+
+``install_model_scoring(service, model_dir)`` replaces the service's no-op scorer with a
+:class:`ModelRiskScorer` over ``model_dir`` and starts its refresh job with the service.
+Nothing here imports TensorFlow: that happens when a tenant's promoted models are loaded.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ott_runtime.ingest.service import RuntimeService
+    from ott_runtime.scoring.models import ModelRiskScorer
+
+MODEL_DIR_ENV = "OTTC_MODEL_DIR"
+REFRESH_ENV = "OTTC_MODEL_REFRESH_SECONDS"
+TF_THREADS_ENV = "OTTC_TF_THREADS"  # read by ott_runtime.models.tf when TensorFlow loads
+
+
+def model_dir_from_env(default: Path | None = None) -> Path | None:
+    """The model registry folder: ``OTTC_MODEL_DIR``, else ``default`` (None: no models)."""
+    value = os.environ.get(MODEL_DIR_ENV)
+    return Path(value) if value else default
+
+
+def install_model_scoring(
+    service: RuntimeService, model_dir: Path | None
+) -> ModelRiskScorer | None:
+    """Score the service's tenants with the promoted models in ``model_dir``; a no-op
+    (the service keeps scoring nothing) when ``model_dir`` is None."""
+    if model_dir is None:
+        return None
+    from ott_runtime.models.registry import DirectoryBackend, ModelRegistry
+    from ott_runtime.scoring.models import DEFAULT_REFRESH_SECONDS, ModelRiskScorer
+
+    # a micro-batch is too small to gain from intra-op threads; a second one only adds
+    # synchronisation (measured: 3.5 vs 7 ms p50 per batch of 100 on two busy cores)
+    os.environ.setdefault(TF_THREADS_ENV, "1")
+    try:
+        refresh = float(os.environ.get(REFRESH_ENV) or DEFAULT_REFRESH_SECONDS)
+    except ValueError:
+        raise ValueError(f"{REFRESH_ENV} must be a number of seconds") from None
+    if refresh <= 0:
+        raise ValueError(f"{REFRESH_ENV} must be a positive number of seconds")
+    scorer = ModelRiskScorer(
+        ModelRegistry(DirectoryBackend(model_dir)), service.tenants, refresh_seconds=refresh
+    )
+    service.pipeline.scorer = scorer
+    service.background.append(scorer.run)
+    return scorer

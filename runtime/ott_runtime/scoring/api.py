@@ -1,0 +1,29 @@
+"""GET /v1/models: which model versions score the tenant's events, and what was refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from ott_runtime.api.dependencies import Scope, Service
+from ott_runtime.api.problems import ERROR_RESPONSES
+from ott_runtime.scoring.models import ModelRiskScorer
+
+router = APIRouter(tags=["models"])
+
+
+@router.get(
+    "/v1/models",
+    summary="Model versions in service for the tenant, and any refused promotion",
+    responses=ERROR_RESPONSES,
+)
+async def models(scope: Scope, service: Service) -> dict[str, Any]:
+    scorer = service.pipeline.scorer
+    if isinstance(scorer, ModelRiskScorer):
+        return {"tenant": scope.tenant_id, **scorer.status(scope.tenant_id)}
+    return {
+        "tenant": scope.tenant_id,
+        "enabled": False,
+        "state": "off: this runtime has no model registry (set OTTC_MODEL_DIR)",
+    }
