@@ -50,10 +50,15 @@ def serve(extra_env: dict[str, str], work: Path, port: int | None = None) -> Ite
                     time.sleep(0.2)
                 yield client
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop(server, timeout=20)
             print(log_path.read_text()[-4000:])
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """SIGTERM (what Kubernetes sends), then SIGKILL if it does not exit in time."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

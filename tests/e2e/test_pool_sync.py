@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +26,7 @@ from ott_runtime.domain.keyring import KeyRing
 from ott_runtime.domain.rules import resolve_rules
 from ott_runtime.domain.tenant import ComplianceTenant
 
-from .runtime_process import OTTC, serve
+from .runtime_process import OTTC, serve, stop
 
 if TYPE_CHECKING:
     from ott_runtime.devcluster import ClusterAccess
@@ -159,12 +158,7 @@ def pool_sync(
     try:
         yield process
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
         print((tmp_path / "pool-sync.log").read_text()[-4000:])
 
