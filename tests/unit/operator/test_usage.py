@@ -59,9 +59,9 @@ def test_status_keeps_the_month_totals_and_the_charge_only() -> None:
 
 
 def test_a_shape_the_crd_would_refuse_is_an_error_not_a_patch() -> None:
-    with pytest.raises(UsageUnavailable, match="does not fit status.usage"):
+    with pytest.raises(UsageUnavailable, match=r"does not fit status\.usage"):
         usage_status({**RUNTIME_ANSWER, "events": -1})
-    with pytest.raises(UsageUnavailable, match="does not fit status.usage"):
+    with pytest.raises(UsageUnavailable, match=r"does not fit status\.usage"):
         usage_status({**RUNTIME_ANSWER, "estimatedCharge": {"currency": "euro"}})
 
 
