@@ -33,6 +33,7 @@ from ott_runtime.storage import (
     TenantData,
     TenantScope,
 )
+from ott_runtime.storage.rollups import ViolationRollups
 from ott_runtime.telemetry import attributes as attr
 from ott_runtime.telemetry import (
     bound_tenant,
@@ -322,6 +323,8 @@ class IngestPipeline:
 
         stage_started = time.perf_counter()
         async with self.store.write(scope) as data:
+            # first: the tenant's commit-order lock, then the dashboard's hourly rollup
+            await data.repository(ViolationRollups).record_batch(new_events, new_violations)
             seqs = await data.events.add(new_events)
             violation_rows = await data.violations.add(new_violations, seqs)
             risk_ids = await data.risk.add(new_scores, seqs, now)

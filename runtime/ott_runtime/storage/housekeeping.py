@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 
+from ott_runtime.storage.rollups import ViolationRollups
 from ott_runtime.storage.scope import ScopedRepository, dialect_insert
 from ott_runtime.storage.tables import (
     BlindIndexRow,
@@ -73,4 +74,6 @@ class RetentionRepository(ScopedRepository):
             execution_options=_PLAIN_DELETE,
         )
         removed["violations"] = int(violations.rowcount or 0)  # type: ignore[attr-defined]
+        rollups = ViolationRollups(self._session, self._scope)
+        removed["violationHours"] = await rollups.purge(violations_before)
         return removed

@@ -155,6 +155,23 @@ class RiskScoreRow(Base):
     )
 
 
+class ViolationHourRow(Base):
+    """Violations per hour, region (the event's geo.country), content and rule: what the
+    dashboard's heatmap, network graph and forecast read instead of joining violations to
+    events. Kept in the ingest transaction (:mod:`ott_runtime.storage.rollups`); the key
+    is the clustered primary key, so a tenant's hours are one range scan."""
+
+    __tablename__ = "violation_hourly"
+    tenant_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    region: Mapped[str] = mapped_column(String(128), primary_key=True)
+    content_id: Mapped[str] = mapped_column(String(128), primary_key=True)  # "unknown": none
+    regulation: Mapped[str] = mapped_column(String(63), primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
 class UsageRow(Base):
     __tablename__ = "usage_hourly"
     tenant_id: Mapped[str] = mapped_column(String(63), primary_key=True)
