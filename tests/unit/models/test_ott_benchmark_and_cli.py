@@ -66,9 +66,11 @@ def test_train_needs_a_data_source_and_explains_from_db(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["train", "--tenant", "acme", "--registry", str(tmp_path)])
     assert result.exit_code != 0
     assert "--synthetic, --nab PATH or --from-db" in result.output
-    result = runner.invoke(cli, ["train", "--tenant", "acme", "--from-db"])
+    result = runner.invoke(
+        cli, ["train", "--tenant", "acme", "--from-db"], env={"OTTC_MODEL_DIR": ""}
+    )
     assert result.exit_code != 0
-    assert "runtime database" in result.output
+    assert "no model registry" in result.output
 
 
 def test_eval_refuses_a_folder_that_is_not_a_nab_corpus(tmp_path: Path) -> None:
