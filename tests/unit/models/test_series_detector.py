@@ -8,7 +8,8 @@ import pytest
 
 from ott_runtime.models.series.detector import DetectorConfig, SeriesAnomalyDetector
 from ott_runtime.models.series.lstm import LstmConfig, calendar_features
-from ott_runtime.models.series.threshold import DynamicThreshold, ThresholdConfig
+from ott_runtime.models.series.seasonal import SeasonalDeviation, daily_period
+from ott_runtime.models.series.threshold import OnsetGate, ResidualLikelihood, ThresholdConfig
 
 TINY = DetectorConfig(lstm=LstmConfig(lookback=12, units=8, epochs=8, batch_size=32, seed=3))
 
@@ -59,8 +60,8 @@ def test_blatant_spike_is_caught() -> None:
     detector = SeriesAnomalyDetector(TINY)
     scores = detector.score_series(stamps, values)
     alerts = np.flatnonzero(scores >= detector.config.threshold.alert_level)
-    assert 800 in alerts
-    assert len(alerts) <= 3  # the onset, not a flood
+    assert len(alerts) == 1  # the onset, not a flood
+    assert 800 <= alerts[0] <= 802  # reported when its rise ends
 
 
 def test_streaming_update_alerts_on_a_spike(
@@ -72,29 +73,50 @@ def test_streaming_update_alerts_on_a_spike(
     quiet = [detector.update(stamps[i], values[i]) for i in range(1000, 1050)]
     assert not any(s.alert for s in quiet)
     spike = detector.update(stamps[1050], values[1050] + 400)
-    assert spike.alert
-    assert 0.0 <= spike.score <= 1.0
+    assert 0.9 <= spike.score <= 1.0  # a new extreme the forecast missed
     assert abs(spike.forecast - values[1050]) < 30  # the forecast followed the cycle
+    after = detector.update(stamps[1051], values[1051])
+    assert after.alert  # the excursion, reported once
+    assert after.onset == spike.score
+    assert not any(detector.update(stamps[i], values[i]).alert for i in range(1052, 1100))
 
 
-def test_threshold_batch_and_streaming_agree() -> None:
-    residuals = np.random.default_rng(1).normal(size=600)
-    residuals[500] += 15
-    residuals[200] += 4  # a mild miss that is also a new extreme: the breakout lifts it
-    breakouts = np.zeros(600)
-    breakouts[[200, 300]] = 1.0  # row 300 is a new extreme the forecast expected: not news
-    config = ThresholdConfig(window=100, rest=50)
-    batch_scores, batch_onsets = DynamicThreshold(config).score_batch(residuals, breakouts)
-    stream = DynamicThreshold(config)
-    streamed = np.array(
-        [stream.update(float(r), bool(b)) for r, b in zip(residuals, breakouts, strict=True)]
-    )
-    np.testing.assert_allclose(batch_scores, streamed[:, 0], atol=1e-12)
-    np.testing.assert_allclose(batch_onsets, streamed[:, 1], atol=1e-12)
-    assert stream.is_alert(batch_onsets[500])
-    assert (batch_onsets[501:551] == 0).all()  # rest period after the onset
-    assert batch_scores[200] >= 0.9
-    assert batch_scores[300] < 0.5
+def test_onset_gate_reports_a_rising_run_once_with_its_peak() -> None:
+    gate = OnsetGate(rest=20, max_delay=5)
+    scores = [0.1, 0.1, 0.6, 0.7, 0.8, 0.3, 0.75, 0.2] + [0.0] * 20 + [0.5, 0.0]
+    onsets = [gate.step(s) for s in scores]
+    assert onsets[5] == 0.8  # the staircase 0.6, 0.7, 0.8: one report, its peak
+    assert onsets[6] == 0.0  # lower than the peak within the rest period: not news
+    assert [i for i, o in enumerate(onsets) if o > 0.1] == [5, 29]  # after the rest: news again
+    long_rise = [gate.step(0.6 + 0.01 * i) for i in range(10)]
+    assert long_rise[5] == pytest.approx(0.65)  # a long rise is reported after max_delay rows
+    assert sum(o > 0 for o in long_rise) == 1
+    assert gate.step(0.0) == pytest.approx(0.69)  # the rest of the rise, when it pauses
+
+
+def test_residual_likelihood_scores_a_sustained_run_above_a_lone_blip() -> None:
+    rng = np.random.default_rng(2)
+    config = ThresholdConfig(window=200, long_window=500)
+    noise = rng.normal(size=600)
+    lone, run = ResidualLikelihood(config), ResidualLikelihood(config)
+    lone_scores = [lone.step(r) for r in np.concatenate([noise, [4.0], rng.normal(size=5)])]
+    run_scores = [run.step(r) for r in np.concatenate([noise, [4.0] * 6])]
+    assert max(lone_scores[:600]) < 0.5  # ordinary noise stays low
+    assert max(run_scores[600:]) > max(lone_scores[600:]) + 0.1
+    assert max(run_scores[600:]) > 0.6
+
+
+def test_seasonal_deviation_sees_a_flattened_day_and_no_ghost_the_next_day() -> None:
+    stamps = np.datetime64("2026-01-05T00:00") + np.arange(144 * 5) * np.timedelta64(10, "m")
+    assert daily_period(stamps.astype("datetime64[ns]")) == 144
+    cycle = np.sin(2 * np.pi * np.arange(144 * 5) / 144)
+    values = cycle + np.random.default_rng(3).normal(0, 0.05, len(cycle))
+    values[144 * 3 + 20 : 144 * 3 + 80] = 0.0  # the daily curve flattens for ten hours
+    seasonal = SeasonalDeviation(ThresholdConfig(), daily_period(stamps))
+    scores = np.array([seasonal.step(v) for v in values])
+    assert scores[: 144 * 3].max() < 0.5
+    assert scores[144 * 3 + 20 : 144 * 3 + 90].max() > 0.8
+    assert scores[144 * 4 :].max() < 0.5  # remembered as expected: no echo a day later
 
 
 def test_too_short_series_is_refused() -> None:

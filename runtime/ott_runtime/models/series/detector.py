@@ -1,17 +1,18 @@
-"""Streaming anomaly detector for one metric series: LSTM forecast + dynamic threshold.
+"""Streaming anomaly detector for one metric series: LSTM forecast + causal scoring.
 
 The same settings serve every series (no per-file tuning): the forecaster learns on the first
 stretch of the series (NAB's probationary period: 15 % of it, at most 750 rows), then scores
-the rest causally and is fine-tuned on recent history every ``refit_every`` rows. Beside the
-forecast residual, a value beyond every value seen so far (a range breakout) always scores
-high. After an onset, lower scores stay silent for a rest period (on a whole series: twice the
-warm-up, as NAB's detectors derive theirs from the probationary period).
+the rest causally and is fine-tuned on recent history every ``refit_every`` rows. Its one-step
+residuals, the seasonal deviation of the value and range breakouts become one score per row
+(:mod:`.threshold`), and an onset gate reports each excursion once; after an onset, lower
+scores stay silent for a rest period (on a whole series: half the warm-up, at least
+``ThresholdConfig.rest``).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -19,10 +20,18 @@ import numpy.typing as npt
 from ott_runtime.models.series.lstm import (
     LstmConfig,
     LstmForecaster,
+    Scaler,
     Timestamps,
     calendar_features,
 )
-from ott_runtime.models.series.threshold import DynamicThreshold, ThresholdConfig
+from ott_runtime.models.series.seasonal import SeasonalDeviation, daily_period
+from ott_runtime.models.series.threshold import (
+    BREAKOUT_SCORE,
+    OnsetGate,
+    RangeBreakout,
+    ResidualLikelihood,
+    ThresholdConfig,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -37,8 +46,7 @@ class DetectorConfig:
     refit_every: int = 1500
     refit_history: int = 3000
     refit_epochs: int = 2
-    rest_warmups: float = 2.0  # on a whole series: rest period = this many warm-up lengths
-    breakout_margin: float = 0.01  # beyond the range seen by this share of the range
+    rest_warmups: float = 0.5  # on a whole series: rest period = this many warm-up lengths
 
 
 @dataclass(frozen=True)
@@ -51,16 +59,28 @@ class SeriesScore:
     alert: bool
 
 
-def range_breakouts(values: FloatArray, warmup: int, margin: float) -> FloatArray:
-    """1.0 where a value lies beyond every value before it (after the warm-up) by more than
-    ``margin`` times their range, else 0.0."""
-    highest = np.maximum.accumulate(values)[:-1]
-    lowest = np.minimum.accumulate(values)[:-1]
-    slack = margin * (highest - lowest)
-    beyond = np.zeros(len(values))
-    beyond[1:] = (values[1:] > highest + slack) | (values[1:] < lowest - slack)
-    beyond[:warmup] = 0.0
-    return beyond
+class StreamingScorer:
+    """Residual likelihood, seasonal deviation and breakouts combined, then the onset gate."""
+
+    def __init__(self, config: ThresholdConfig, scaler: Scaler, period: int, rest: int) -> None:
+        self.config = config
+        self.scaler = scaler
+        self.likelihood = ResidualLikelihood(config)
+        self.seasonal = SeasonalDeviation(config, period)
+        self.breakout = RangeBreakout(config.breakout_margin)
+        self.gate = OnsetGate(max(rest, config.rest), config.max_delay)
+
+    def step(self, value: float, residual: float, scored: bool = True) -> tuple[float, float]:
+        """(anomaly score, onset score) of one row; ``scored=False`` only learns from it."""
+        cfg = self.config
+        score = self.likelihood.step(residual)
+        scaled = float(self.scaler.transform(np.array([value]))[0])
+        score = max(score, self.seasonal.step(scaled))
+        if self.breakout.step(value) and self.likelihood.last_z >= cfg.breakout_min_z:
+            score = max(score, BREAKOUT_SCORE + (1 - BREAKOUT_SCORE) * score)
+        if not scored:
+            score = 0.0
+        return score, self.gate.step(score)
 
 
 class SeriesAnomalyDetector:
@@ -69,8 +89,7 @@ class SeriesAnomalyDetector:
     def __init__(self, config: DetectorConfig | None = None) -> None:
         self.config = config or DetectorConfig()
         self.forecaster = LstmForecaster(self.config.lstm)
-        self.threshold = DynamicThreshold(self.config.threshold)
-        self._low, self._high = -np.inf, np.inf  # range seen so far (set by prime/score)
+        self.scorer: StreamingScorer | None = None
         self._recent: deque[tuple[np.datetime64, float]] = deque(
             maxlen=self.config.lstm.lookback + 1
         )
@@ -79,10 +98,9 @@ class SeriesAnomalyDetector:
         cfg = self.config
         return int(max(cfg.warmup_min, min(cfg.warmup_fraction * n_rows, cfg.warmup_max)))
 
-    def score_series(self, timestamps: Timestamps, values: FloatArray) -> FloatArray:
-        """Onset anomaly score in [0, 1] for every row, computed causally (0 while warming up)."""
+    def residual_series(self, timestamps: Timestamps, values: FloatArray) -> FloatArray:
+        """Causal one-step residuals of a whole series (in-sample during the warm-up)."""
         cfg = self.config
-        values = np.asarray(values, dtype=np.float64)
         n_rows = len(values)
         warmup = self.warmup_rows(n_rows)
         lookback = cfg.lstm.lookback
@@ -90,7 +108,6 @@ class SeriesAnomalyDetector:
             raise ValueError(f"series of {n_rows} rows is too short (warm-up {warmup})")
         self.forecaster.fit(timestamps[:warmup], values[:warmup])
         residuals = np.zeros(n_rows)
-        # warm-up residuals (in-sample) seed the threshold's rolling statistics
         residuals[lookback:warmup] = self.forecaster.residuals(timestamps[:warmup], values[:warmup])
         start = warmup
         while start < n_rows:
@@ -101,39 +118,60 @@ class SeriesAnomalyDetector:
                 seen = slice(max(0, end - cfg.refit_history), end)
                 self.forecaster.fit(timestamps[seen], values[seen], epochs=cfg.refit_epochs)
             start = end
-        rest = max(cfg.threshold.rest, int(cfg.rest_warmups * warmup))
-        self.threshold = DynamicThreshold(replace(cfg.threshold, rest=rest))
-        breakouts = range_breakouts(values, warmup, cfg.breakout_margin)
-        _, onsets = self.threshold.score_batch(residuals[lookback:], breakouts[lookback:])
-        scores = np.zeros(n_rows)
-        scores[lookback:] = onsets
-        scores[:warmup] = 0.0
-        self._low, self._high = float(values.min()), float(values.max())
-        self._recent.extend(zip(timestamps[-lookback - 1 :], values[-lookback - 1 :], strict=True))
-        return scores
+        return residuals
+
+    def score_series(self, timestamps: Timestamps, values: FloatArray) -> FloatArray:
+        """Onset anomaly score in [0, 1] for every row, computed causally (0 while warming up)."""
+        values = np.asarray(values, dtype=np.float64)
+        residuals = self.residual_series(timestamps, values)
+        return self.score_residuals(timestamps, values, residuals)
+
+    def score_residuals(
+        self, timestamps: Timestamps, values: FloatArray, residuals: FloatArray
+    ) -> FloatArray:
+        """The onset scores of a whole series from its residuals (the forecaster's scaler)."""
+        warmup = self.warmup_rows(len(values))
+        self.scorer = self._new_scorer(timestamps, int(self.config.rest_warmups * warmup))
+        onsets = np.zeros(len(values))
+        for row, (value, residual) in enumerate(zip(values, residuals, strict=True)):
+            onsets[row] = self.scorer.step(float(value), float(residual), row >= warmup)[1]
+        self._remember(timestamps, values)
+        return onsets
+
+    def _new_scorer(self, timestamps: Timestamps, rest: int) -> StreamingScorer:
+        if self.forecaster.scaler is None:
+            raise RuntimeError("forecaster is not fitted")
+        period = daily_period(timestamps)
+        return StreamingScorer(self.config.threshold, self.forecaster.scaler, period, rest)
+
+    def _remember(self, timestamps: Timestamps, values: FloatArray) -> None:
+        tail = self.config.lstm.lookback + 1
+        self._recent.clear()
+        self._recent.extend(
+            zip(timestamps[-tail:], np.asarray(values[-tail:], dtype=float).tolist(), strict=True)
+        )
 
     def fit(self, timestamps: Timestamps, values: FloatArray) -> list[float]:
-        """Train on a history and prime the threshold with its residuals."""
+        """Train on a history and prime the scorer with its residuals."""
         losses = self.forecaster.fit(timestamps, values)
         self.prime(timestamps, values)
         return losses
 
     def prime(self, timestamps: Timestamps, values: FloatArray) -> None:
-        """Feed recent history through the threshold and keep the last window for ``update``."""
-        self.threshold = DynamicThreshold(self.config.threshold)
-        self.threshold.score_batch(self.forecaster.residuals(timestamps, values))
-        self._low, self._high = float(np.min(values)), float(np.max(values))
-        self._recent.clear()
-        self._recent.extend(
-            zip(
-                timestamps[-self.config.lstm.lookback - 1 :],
-                np.asarray(values[-self.config.lstm.lookback - 1 :], dtype=float),
-                strict=True,
-            )
-        )
+        """Feed recent history through the scorer (no alerts) and keep the last window."""
+        values = np.asarray(values, dtype=np.float64)
+        residuals = np.zeros(len(values))
+        lookback = self.config.lstm.lookback
+        residuals[lookback:] = self.forecaster.residuals(timestamps, values)
+        self.scorer = self._new_scorer(timestamps, 0)
+        for value, residual in zip(values, residuals, strict=True):
+            self.scorer.step(float(value), float(residual), scored=False)
+        self._remember(timestamps, values)
 
     def update(self, timestamp: np.datetime64, value: float) -> SeriesScore:
         """Score one new bucket against the forecast made from the buckets before it."""
+        if self.scorer is None:
+            raise RuntimeError("prime the detector with recent history before update")
         self._recent.append((timestamp, float(value)))
         lookback = self.config.lstm.lookback
         if len(self._recent) <= lookback:
@@ -144,11 +182,9 @@ class SeriesAnomalyDetector:
         assert self.forecaster.scaler is not None
         actual_scaled = float(self.forecaster.scaler.transform(values[-1:])[0])
         forecast = float(self.forecaster.scaler.inverse(np.array([actual_scaled - residual]))[0])
-        slack = self.config.breakout_margin * (self._high - self._low)
-        breakout = not self._low - slack <= float(value) <= self._high + slack
-        self._low, self._high = min(self._low, float(value)), max(self._high, float(value))
-        score, onset = self.threshold.update(residual, breakout)
-        return SeriesScore(forecast, score, onset, self.threshold.is_alert(onset))
+        score, onset = self.scorer.step(float(value), residual)
+        alert = onset >= self.config.threshold.alert_level
+        return SeriesScore(forecast, score, onset, alert)
 
 
 __all__ = ["DetectorConfig", "SeriesAnomalyDetector", "SeriesScore", "calendar_features"]

@@ -1,108 +1,156 @@
-"""Dynamic threshold on forecast residuals: rolling robust statistics, no global cut-off.
+"""From LSTM residuals to an anomaly score, causally, one row at a time (no global cut-off).
 
-Each residual is compared with the median and the interquartile range of the residuals
-*before* it (a rolling window), so the band widens on noisy stretches and narrows on quiet
-ones. The robust z-score maps to an anomaly score in [0, 1]; an alert is raised at the
-*onset* of an excursion (a score above the alert level that also exceeds every score of the
-last ``rest`` rows), so a long incident is reported once rather than on every row of it.
+Three signals, each computed from the rows up to the current one only:
+
+* **Residual likelihood** (Numenta's "anomaly likelihood", Ahmad et al. 2017): the LSTM's
+  one-step residual becomes a robust z-score against the median and IQR of the residuals before
+  it; the short-term mean of those z-scores is compared with the long-term distribution of such
+  means (a rolling Gaussian), and the tail probability becomes the score. A lone large residual
+  in a noisy stretch scores lower than a run of moderately large ones in a quiet one.
+* **Seasonal deviation** (:mod:`.seasonal`): the smoothed value against the same time of day
+  the day before, so a broken daily pattern shows even when each step is well forecast.
+* **Range breakout**: a value beyond every value seen so far, which the forecast also missed,
+  scores at least 0.9 (as Numenta's detector does with its "spatial anomaly").
+
+The combined score then passes an :class:`OnsetGate`, which reports each excursion once.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 BREAKOUT_SCORE = 0.9
-BREAKOUT_MIN_Z = 3.0  # a new extreme counts only when the forecast missed it too
 IQR_TO_SIGMA = 1 / 1.349  # the IQR of a normal distribution is 1.349 sigma
+LOG10 = math.log(10.0)
 
 
 @dataclass(frozen=True)
 class ThresholdConfig:
     window: int = 1000  # residuals kept for the rolling median and IQR
-    min_history: int = 30  # residuals needed before any score is given
-    z_half: float = 6.0  # robust z-score that maps to anomaly score 0.5
-    scale_floor: float = 0.02  # smallest residual spread, in units of the series' spread
-    rest: int = 150  # rows after an onset during which a lower score is not news
-    alert_level: float = 0.5  # onset score that raises an alert (z = z_half)
+    min_history: int = 30  # residuals needed before a residual gets a z-score
+    z_clip: float = 20.0  # larger z-scores carry no more information
+    short_window: int = 5  # rows in the short-term mean of the z-scores
+    long_window: int = 8000  # short-term means kept for their long-term Gaussian
+    long_min_history: int = 100
+    likelihood_half: float = 5.0  # -log10 tail probability that maps to score 0.5
+    breakout_margin: float = 0.01  # beyond the range seen by this share of the range
+    breakout_min_z: float = 3.0  # a new extreme counts only when the forecast missed it too
+    seasonal_smooth: float = 1 / 24  # smoothing window, as a share of the daily period
+    seasonal_window: int = 2000  # seasonal deviations kept for their median and IQR
+    seasonal_clean_z: float = 4.0  # rows this far off are remembered as their expected value
+    seasonal_z_half: float = 12.0  # robust z of the seasonal deviation that maps to 0.5
+    rest: int = 150  # minimum rows after an onset during which a lower score is not news
+    max_delay: int = 12  # a rising run is reported after at most this many rows
+    alert_level: float = 0.5  # onset score that raises an alert
 
 
-def z_to_score(z: FloatArray) -> FloatArray:
-    """A monotone map of |z| onto [0, 1) keeping resolution in the tail (unlike a CDF)."""
-    return np.asarray(z * z / (z * z + 1.0), dtype=np.float64)
+class RingBuffer:
+    """The last ``size`` floats, for rolling statistics (order does not matter to them)."""
+
+    def __init__(self, size: int) -> None:
+        self.data = np.zeros(max(size, 1))
+        self.count = 0
+
+    def push(self, value: float) -> None:
+        self.data[self.count % len(self.data)] = value
+        self.count += 1
+
+    def values(self) -> FloatArray:
+        return self.data[: min(self.count, len(self.data))]
+
+    def __len__(self) -> int:
+        return min(self.count, len(self.data))
 
 
-@dataclass
-class DynamicThreshold:
-    """Scores residuals in batch or one at a time; both give the same numbers."""
+def robust_z(value: float, history: RingBuffer, min_history: int, floor: float = 1e-9) -> float:
+    """z-score of ``value`` against the median and IQR of ``history`` (0 while too short)."""
+    if len(history) < min_history:
+        return 0.0
+    low, median, high = np.quantile(history.values(), [0.25, 0.5, 0.75])
+    return float((value - median) / max(IQR_TO_SIGMA * float(high - low), floor))
 
-    config: ThresholdConfig = field(default_factory=ThresholdConfig)
-    _history: deque[float] = field(init=False)
-    _recent_scores: deque[float] = field(init=False)
 
-    def __post_init__(self) -> None:
-        self._history = deque(maxlen=self.config.window)
-        self._recent_scores = deque(maxlen=self.config.rest)
+def tail_score(z: float, half: float) -> float:
+    """-log10 of the upper Gaussian tail probability of ``z``, mapped monotonically to [0, 1)."""
+    from scipy.special import log_ndtr
 
-    def robust_z(self, residuals: FloatArray) -> FloatArray:
-        """|z| of each residual against the rolling robust statistics of those before it."""
-        import pandas as pd
+    surprise = max(-float(log_ndtr(-z)) / LOG10, 0.0)
+    return surprise / (surprise + half)
 
+
+class ResidualLikelihood:
+    """Streaming anomaly likelihood of forecast residuals (see the module doc)."""
+
+    def __init__(self, config: ThresholdConfig) -> None:
+        self.config = config
+        self.residuals = RingBuffer(config.window)
+        self.recent_z = RingBuffer(config.short_window)
+        self.means = RingBuffer(config.long_window)
+        self.last_z = 0.0
+
+    def step(self, residual: float) -> float:
         cfg = self.config
-        series = pd.Series(residuals, dtype=np.float64)
-        rolling = series.rolling(cfg.window, min_periods=cfg.min_history)
-        median = rolling.median().shift(1).to_numpy()
-        iqr = (rolling.quantile(0.75) - rolling.quantile(0.25)).shift(1).to_numpy()
-        spread = np.maximum(IQR_TO_SIGMA * iqr, cfg.scale_floor)
-        z = np.abs(residuals - median) / spread
-        return np.asarray(np.nan_to_num(z, nan=0.0) / cfg.z_half, dtype=np.float64)
+        z = min(abs(robust_z(residual, self.residuals, cfg.min_history)), cfg.z_clip)
+        self.residuals.push(residual)
+        self.recent_z.push(z)
+        short_mean = float(self.recent_z.values().mean())
+        score = 0.0
+        if len(self.means) >= cfg.long_min_history:
+            means = self.means.values()
+            spread = max(float(means.std(ddof=1)), 1e-3)
+            score = tail_score((short_mean - float(means.mean())) / spread, cfg.likelihood_half)
+        self.means.push(short_mean)
+        self.last_z = z
+        return score
 
-    def score_batch(
-        self, residuals: FloatArray, breakouts: FloatArray | None = None
-    ) -> tuple[FloatArray, FloatArray]:
-        """(anomaly score per row, onset score per row: zero unless a new excursion starts).
 
-        ``breakouts`` (0 or 1 per row) marks values outside every value seen before: such a
-        row whose residual is also off (robust z >= 3) scores at least 0.9.
-        """
-        import pandas as pd
+class RangeBreakout:
+    """Whether a value lies beyond every value before it by more than a share of their range."""
 
-        z = self.robust_z(residuals)
-        scores = z_to_score(z)
-        if breakouts is not None:
-            counted = breakouts * (z * self.config.z_half >= BREAKOUT_MIN_Z)
-            lifted = counted * (BREAKOUT_SCORE + (1 - BREAKOUT_SCORE) * scores)
-            scores = np.maximum(scores, lifted)
-        previous_max = (
-            pd.Series(scores).rolling(self.config.rest, min_periods=1).max().shift(1).fillna(0.0)
-        ).to_numpy()
-        onsets = np.where(scores > previous_max, scores, 0.0)
-        for value in residuals[-self.config.window :]:
-            self._history.append(float(value))
-        self._recent_scores.extend(scores[-self.config.rest :].tolist())
-        return scores, onsets
+    def __init__(self, margin: float) -> None:
+        self.margin = margin
+        self.low, self.high = math.inf, -math.inf
 
-    def update(self, residual: float, breakout: bool = False) -> tuple[float, float]:
-        """Score one new residual; returns (anomaly score, onset score)."""
-        cfg = self.config
-        score = z = 0.0
-        if len(self._history) >= cfg.min_history:
-            past = np.fromiter(self._history, dtype=np.float64)
-            low, median, high = np.quantile(past, [0.25, 0.5, 0.75])
-            spread = max(IQR_TO_SIGMA * float(high - low), cfg.scale_floor)
-            z = abs(residual - float(median)) / spread / cfg.z_half
-            score = float(z * z / (z * z + 1.0))
-        if breakout and z * cfg.z_half >= BREAKOUT_MIN_Z:
-            score = max(score, BREAKOUT_SCORE + (1 - BREAKOUT_SCORE) * score)
-        previous_max = max(self._recent_scores, default=0.0)
-        onset = score if score > previous_max else 0.0
-        self._history.append(residual)
-        self._recent_scores.append(score)
-        return score, onset
+    def step(self, value: float) -> bool:
+        slack = self.margin * (self.high - self.low) if self.high >= self.low else 0.0
+        beyond = self.high >= self.low and not self.low - slack <= value <= self.high + slack
+        self.low, self.high = min(self.low, value), max(self.high, value)
+        return beyond
 
-    def is_alert(self, onset: float) -> bool:
-        return onset >= self.config.alert_level
+
+class OnsetGate:
+    """Reports each excursion of the score once, with its peak.
+
+    A row *rises* when its score exceeds every score of the last ``rest`` rows. A run of
+    rising rows is one excursion: it is reported (its peak score) on the first row after the
+    run, or after ``max_delay`` rows of it, and every other row reports 0. Whatever threshold
+    is later applied, a staircase of rising scores is then one detection, not one per step.
+    """
+
+    def __init__(self, rest: int, max_delay: int) -> None:
+        self.recent = RingBuffer(rest)
+        self.max_delay = max_delay
+        self.pending = 0.0
+        self.run_start = -1
+        self.row = 0
+
+    def step(self, score: float) -> float:
+        rising = score > 0.0 and score > (self.recent.values().max() if len(self.recent) else 0.0)
+        self.recent.push(score)
+        emitted = 0.0
+        if rising:
+            if self.pending == 0.0:
+                self.run_start = self.row
+            self.pending = max(self.pending, score)
+        if self.pending > 0.0 and (not rising or self.row - self.run_start >= self.max_delay):
+            emitted, self.pending = self.pending, 0.0
+        self.row += 1
+        return emitted
+
+    def is_alert(self, onset: float, level: float) -> bool:
+        return onset >= level

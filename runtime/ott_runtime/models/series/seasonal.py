@@ -1,0 +1,68 @@
+"""Seasonal deviation: the smoothed value against the same time of day one day before.
+
+A one-step forecaster follows a series that stops following its daily curve (its inputs are
+the last few steps, which stay plausible), so a broken daily pattern hardly shows in its
+residuals. Here the value, smoothed by a rolling median over a twenty-fourth of a day (which
+also ignores short spikes), is compared with the same time yesterday. Rows that deviate are
+remembered as the value they were expected to have, so an anomaly does not come back as a
+"ghost" one day later. The deviation's robust z-score must hold for half the smoothing window
+before it counts, and maps to a score in [0, 1).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import numpy.typing as npt
+
+from ott_runtime.models.series.threshold import RingBuffer, ThresholdConfig, robust_z
+
+DAY_SECONDS = 24 * 3600
+MIN_PERIOD_ROWS = 4
+
+
+def daily_period(timestamps: npt.NDArray[np.datetime64]) -> int:
+    """Rows per day from the median step of the first rows (0 when it is not usable)."""
+    steps = np.diff(timestamps[:200].astype("datetime64[ns]")).astype(np.int64) / 1e9
+    steps = steps[steps > 0]
+    if len(steps) == 0:
+        return 0
+    period = round(DAY_SECONDS / float(np.median(steps)))
+    return period if period >= MIN_PERIOD_ROWS else 0
+
+
+class SeasonalDeviation:
+    """Streaming seasonal-deviation score for one series with ``period`` rows per day."""
+
+    def __init__(self, config: ThresholdConfig, period: int) -> None:
+        self.config = config
+        self.period = period
+        self.smooth = max(1, round(period * config.seasonal_smooth)) if period else 1
+        self.recent = RingBuffer(self.smooth)
+        self.memory: deque[float] = deque(maxlen=max(period, 1))  # cleaned smoothed values
+        self.deviations = RingBuffer(config.seasonal_window)
+        self.sustain: deque[float] = deque(maxlen=max(1, self.smooth // 2))
+
+    def step(self, scaled_value: float) -> float:
+        if not self.period:
+            return 0.0
+        cfg = self.config
+        self.recent.push(scaled_value)
+        smoothed = (
+            float(np.median(self.recent.values())) if self.recent.count >= self.smooth else None
+        )
+        z = 0.0
+        remembered = smoothed
+        if smoothed is not None and len(self.memory) == self.period:
+            yesterday = self.memory[0]
+            if not np.isnan(yesterday):
+                deviation = smoothed - yesterday
+                z = abs(robust_z(deviation, self.deviations, self.period // 2))
+                self.deviations.push(deviation)
+                if z > cfg.seasonal_clean_z:
+                    remembered = yesterday
+        self.memory.append(np.nan if remembered is None else remembered)
+        self.sustain.append(z)
+        held = min(min(self.sustain), 50.0)
+        return held * held / (held * held + cfg.seasonal_z_half**2)
