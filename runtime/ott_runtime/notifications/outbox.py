@@ -96,11 +96,12 @@ async def enqueue(
     runtime: TenantRuntime,
     violations: Sequence[ViolationRow],
     scores: Sequence[tuple[int, NewRiskScore]],
-) -> None:
-    """The pipeline's transaction hook: one outbox row per webhook and notification."""
+) -> int:
+    """The pipeline's transaction hook: one outbox row per webhook and notification.
+    Returns the rows written."""
     webhooks = runtime.spec.notifications.webhooks
     if not webhooks:
-        return
+        return 0
     now = datetime.now(UTC)
     threshold = runtime.spec.scoring.risk_threshold
     rows = []
@@ -122,6 +123,7 @@ async def enqueue(
                     }
                     rows.append(_row(runtime, webhook, "risk.alert", alert, now))
     await data.repository(OutboxRepository).add(rows)
+    return len(rows)
 
 
 @dataclass(frozen=True)

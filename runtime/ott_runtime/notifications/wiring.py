@@ -4,11 +4,13 @@ transaction, and a delivery worker started and stopped with the app."""
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry
 
 from ott_runtime.ingest.pubsub import Message
 from ott_runtime.ingest.service import RuntimeService
+from ott_runtime.ingest.tenants import TenantRuntime
 from ott_runtime.notifications.delivery import (
     DeliveryMetrics,
     DeliverySettings,
@@ -16,6 +18,8 @@ from ott_runtime.notifications.delivery import (
     WebhookSecrets,
 )
 from ott_runtime.notifications.outbox import enqueue
+from ott_runtime.storage import NewRiskScore, TenantData
+from ott_runtime.storage.tables import ViolationRow
 
 _BY_SERVICE: weakref.WeakKeyDictionary[RuntimeService, Notifications] = weakref.WeakKeyDictionary()
 
@@ -37,7 +41,10 @@ class Notifications:
             DeliveryMetrics(registry),
         )
         self._users = 0
-        service.pipeline.transaction_hooks.append(enqueue)
+        # tenants whose ingest transaction wrote outbox rows: the worker is woken when that
+        # transaction's messages are published (after its commit), not for every message
+        self._written: set[str] = set()
+        service.pipeline.transaction_hooks.append(self._enqueue)
         service.broker.add_listener(self._on_publish)
         service.tenant_listeners.append(self._on_tenants)
 
@@ -59,8 +66,21 @@ class Notifications:
             existing = _BY_SERVICE[service] = cls(service, registry, settings, secrets)
         return existing
 
+    async def _enqueue(
+        self,
+        data: TenantData,
+        runtime: TenantRuntime,
+        violations: Sequence[ViolationRow],
+        scores: Sequence[tuple[int, NewRiskScore]],
+    ) -> None:
+        if await enqueue(data, runtime, violations, scores):
+            self._written.add(runtime.name)
+
     def _on_publish(self, message: Message) -> None:
-        if message.topic in ("violations", "risk"):
+        # a tenant's batches are serialised and publish after their commit; a flag left by
+        # a rolled-back batch only wakes the worker once for nothing
+        if message.tenant in self._written:
+            self._written.discard(message.tenant)
             self.worker.wake()
 
     async def start(self) -> None:
