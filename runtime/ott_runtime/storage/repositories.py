@@ -9,7 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import func, insert, select, update
@@ -117,14 +117,14 @@ class EventRepository(ScopedRepository):
             )
             for e in events
         ]
-        # one executemany, then one SELECT for the new seqs: RETURNING with a guaranteed
-        # row order costs a statement per row on SQLite (measured: 100 per batch)
-        await self._session.execute(insert(table_of(EventRow)), rows)
-        ids = [e.event_id for e in events]
-        found = self._where_tenant(
-            select(EventRow.event_id, EventRow.seq).where(EventRow.event_id.in_(ids)), EventRow
+        # one multi-row INSERT ... RETURNING (insertmanyvalues): the returned rows are
+        # matched by event id, so their order does not matter (asking for input order
+        # costs a statement per row on SQLite)
+        table = table_of(EventRow)
+        returned = await self._session.execute(
+            insert(table).returning(table.c.event_id, table.c.seq), rows
         )
-        seqs = {event_id: seq for event_id, seq in (await self._session.execute(found)).all()}
+        seqs: dict[str, int] = {event_id: seq for event_id, seq in returned.all()}
         indexes = [
             self._owned({"event_seq": seqs[e.event_id], "field_path": path, "digest": digest})
             for e in events
@@ -231,6 +231,7 @@ class ViolationRepository(ScopedRepository):
         """Inserts the violations; returns the stored rows in input order."""
         if not violations:
             return []
+        created_at = datetime.now(UTC)
         rows = [
             self._owned(
                 {
@@ -246,18 +247,36 @@ class ViolationRepository(ScopedRepository):
                     "reference": v.reference,
                     "content_id": v.content_id,
                     "occurred_at": v.occurred_at,
-                    "created_at": datetime.now(v.occurred_at.tzinfo),
+                    "created_at": created_at,
                 }
             )
             for v in violations
         ]
-        await self._session.execute(insert(table_of(ViolationRow)), rows)
-        ids = [row["id"] for row in rows]
-        stored = self._where_tenant(
-            select(ViolationRow).where(ViolationRow.id.in_(ids)), ViolationRow
+        # the new seqs come back by id with the INSERT; the rest of each row is what was
+        # sent, as the database hands it back (UTC): no second SELECT, no ORM loading
+        table = table_of(ViolationRow)
+        returned = await self._session.execute(
+            insert(table).returning(table.c.id, table.c.seq), rows
         )
-        by_id = {row.id: row for row in (await self._session.scalars(stored)).all()}
-        return [by_id[i] for i in ids]
+        stored: dict[str, int] = {row_id: seq for row_id, seq in returned.all()}
+        created_utc = created_at.astimezone(UTC)
+        return [
+            ViolationRow(
+                **row,
+                seq=stored[row["id"]],
+                acknowledged_at=None,
+                acknowledged_by=None,
+                ack_note=None,
+            )
+            for row in (
+                {
+                    **row,
+                    "occurred_at": row["occurred_at"].astimezone(UTC),
+                    "created_at": created_utc,
+                }
+                for row in rows
+            )
+        ]
 
     async def find(self, query: ViolationQuery) -> list[ViolationRow]:
         statement = self._where_tenant(select(ViolationRow), ViolationRow)
