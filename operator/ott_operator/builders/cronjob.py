@@ -12,6 +12,7 @@ from ott_operator.builders.pod import (
     volume_mounts,
     volumes,
 )
+from ott_runtime.domain.tenant import StorageMode
 
 
 def retrain_command(tenant: str) -> list[str]:
@@ -21,6 +22,9 @@ def retrain_command(tenant: str) -> list[str]:
 def model_retrain_cronjob(ctx: TenantContext) -> Object:
     models = ctx.tenant.spec.scoring.models
     nothing_to_train = not (models.lstm or models.transformer)
+    # the model registry is a folder on the data volume the scoring pod shares (embedded
+    # storage); with a database elsewhere there is no shared folder to promote models into
+    no_registry = ctx.storage_mode is not StorageMode.EMBEDDED
     pod_labels = labels.tenant_labels(ctx.name, "model-retrain")
     return {
         "apiVersion": "batch/v1",
@@ -30,7 +34,7 @@ def model_retrain_cronjob(ctx: TenantContext) -> Object:
             "schedule": ctx.tenant.spec.scoring.retrain_schedule,
             "timeZone": "Etc/UTC",
             "concurrencyPolicy": "Forbid",
-            "suspend": ctx.suspended or nothing_to_train,
+            "suspend": ctx.suspended or nothing_to_train or no_registry,
             "successfulJobsHistoryLimit": 3,
             "failedJobsHistoryLimit": 3,
             "jobTemplate": {

@@ -115,8 +115,18 @@ def environment(ctx: TenantContext) -> list[Object]:
         {"name": "OTTC_CONFIG_DIR", "value": CONFIG_DIR},
         {"name": "OTTC_KEYS_DIR", "value": KEYS_DIR},
         database_url_env(ctx),
+        *model_environment(ctx),
         *tracing_environment(ctx),
     ]
+
+
+def model_environment(ctx: TenantContext) -> list[Object]:
+    """Where `ottc train` (the CronJob) registers models and `ottc serve` loads them: the
+    data volume both mount. Only embedded storage has one; elsewhere the runtime scores
+    without models (ott_runtime.scoring)."""
+    if ctx.storage_mode is StorageMode.EMBEDDED:
+        return [{"name": "OTTC_MODEL_DIR", "value": f"{DATA_DIR}/models"}]
+    return []
 
 
 def tracing_environment(ctx: TenantContext) -> list[Object]:

@@ -91,3 +91,24 @@ def test_retrain_is_suspended_with_the_tenant_or_without_models(
     assert model_retrain_cronjob(make_context(suspended=True))["spec"]["suspend"] is True
     no_models = {"models": {"lstm": False, "transformer": False}}
     assert model_retrain_cronjob(make_context(scoring=no_models))["spec"]["suspend"] is True
+
+
+def test_retrain_and_scoring_share_the_model_registry_on_the_data_volume(
+    make_context: ContextFactory,
+) -> None:
+    from ott_operator.builders.deployment import deployment
+
+    embedded = make_context()
+    cron = model_retrain_cronjob(embedded)
+    (container,) = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["OTTC_MODEL_DIR"] == "/var/lib/ottc/models"
+    assert {"OTTC_CONFIG_DIR", "OTTC_KEYS_DIR", "DATABASE_URL"} <= set(env)
+    assert any(m["mountPath"] == "/var/lib/ottc" for m in container["volumeMounts"])
+    (scoring,) = deployment(embedded)["spec"]["template"]["spec"]["containers"]
+    assert {"name": "OTTC_MODEL_DIR", "value": "/var/lib/ottc/models"} in scoring["env"]
+    # no shared folder without the data volume: nothing to retrain into
+    external = model_retrain_cronjob(make_context(storage=EXTERNAL))
+    assert external["spec"]["suspend"] is True
+    (container,) = external["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert "OTTC_MODEL_DIR" not in {e["name"] for e in container["env"]}
