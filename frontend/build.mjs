@@ -1,5 +1,5 @@
-// Bundles the dashboard into the Python package (ott_runtime/dashboard/static): one JS
-// and one CSS file plus index.html, everything the page loads; no CDN at run time.
+// Bundles the dashboard and GraphiQL into the Python package (ott_runtime/dashboard/static):
+// a JS and a CSS file each plus their HTML pages, everything they load; no CDN at run time.
 import { build } from "esbuild";
 import { copyFile, mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -12,7 +12,10 @@ const out = outArg ? outArg.slice("--outdir=".length)
 
 await mkdir(join(out, "assets"), { recursive: true });
 await build({
-  entryPoints: { dashboard: join(here, "src", "main.js") },
+  entryPoints: {
+    dashboard: join(here, "src", "main.js"),
+    graphiql: join(here, "src", "graphiql.js"), // the IDE on GET /v1/graphql
+  },
   bundle: true,
   minify: true,
   sourcemap: false, // a 18 MB map would triple the wheel
@@ -21,6 +24,8 @@ await build({
   outdir: join(out, "assets"),
   legalComments: "eof", // the bundled libraries' licence notices ship inside the file
   logLevel: "warning",
+  define: { "process.env.NODE_ENV": '"production"' }, // React's production build
 });
 await copyFile(join(here, "index.html"), join(out, "index.html"));
+await copyFile(join(here, "graphiql.html"), join(out, "graphiql.html"));
 console.log(`dashboard built into ${out}`);

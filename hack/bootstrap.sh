@@ -44,9 +44,9 @@ fi
 # Dashboard front-end: pinned npm packages bundled into the Python package (no CDN at run
 # time). Rebuilt only when frontend/ changed since the last build.
 dashboard_static=runtime/ott_runtime/dashboard/static
-frontend_stamp="$(cat frontend/package-lock.json frontend/build.mjs frontend/index.html frontend/src/* | sha256sum | cut -c1-16)"
+frontend_stamp="$(cat frontend/package-lock.json frontend/build.mjs frontend/*.html frontend/src/* | sha256sum | cut -c1-16)"
 # (the stamp lives in node_modules, which npm ci recreates: never inside the package)
-if [[ ! -f "frontend/node_modules/.ottc-built-$frontend_stamp" || ! -f "$dashboard_static/index.html" ]]; then
+if [[ ! -f "frontend/node_modules/.ottc-built-$frontend_stamp" || ! -f "$dashboard_static/index.html" || ! -f "$dashboard_static/graphiql.html" ]]; then
   command -v npm >/dev/null 2>&1 || as_root apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
   log "building the dashboard (npm ci && npm run build)"
   (cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)

@@ -1,7 +1,8 @@
 """The dashboard in real Chromium (Debian's package, driven by Playwright; no browser is
 ever downloaded): loads without console errors, shows new violations within 2 s of an
-ingest, reconnects after a server restart, and really draws the 3D graph and the heatmap.
-Screenshots go to .artifacts/screenshots/."""
+ingest, reconnects after a server restart, and really draws the 3D graph and the heatmap;
+GraphiQL on GET /v1/graphql comes from the package (no request leaves this server) and runs
+a query. Screenshots go to .artifacts/screenshots/."""
 
 from __future__ import annotations
 
@@ -210,6 +211,40 @@ async def test_a_new_violation_shows_within_two_seconds(
     # the aggregates follow: JP appears in the heatmap's regions
     await dashboard.page.wait_for_selector("#heatmap .ytick text >> text=JP", timeout=5000)
     assert dashboard.errors == []
+
+
+async def test_graphiql_is_served_from_the_package_and_runs_a_query(
+    server: Server, browser: Browser
+) -> None:
+    """GET /v1/graphql in a browser: the bundled GraphiQL, every request to this server
+    (none to a CDN or anywhere else), no console errors, and a query runs with the key."""
+    page = await browser.new_page(viewport={"width": 1400, "height": 900})
+    requested: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        response = await page.goto(f"{server.base}/v1/graphql#key={API_KEY}")
+        assert response is not None
+        assert response.status == 200
+        assert "default-src 'self'" in (
+            await response.header_value("content-security-policy") or ""
+        )
+        await page.wait_for_selector(".graphiql-container .graphiql-query-editor", timeout=20_000)
+        await page.click(".graphiql-execute-button")
+        result = page.locator(".graphiql-response")
+        await result.get_by_text('"displayName": "Acme"').wait_for(timeout=10_000)
+        assert '"ruleId": "no-targeted-ads-to-kids"' in (await result.text_content() or "")
+        assert API_KEY not in page.url  # taken from the address bar into the headers
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=SCREENSHOTS / "graphiql.png")
+    finally:
+        await page.close()
+    elsewhere = [url for url in requested if not url.startswith((server.base, "data:", "blob:"))]
+    assert elsewhere == []
+    assert any(url.endswith("/dashboard/assets/graphiql.js") for url in requested)
+    assert errors == []
 
 
 async def test_reconnects_after_a_server_restart(dashboard: Dashboard, server: Server) -> None:

@@ -1,13 +1,14 @@
 """GET /dashboard: the bundled single-page dashboard, and its assets under
-/dashboard/assets/. The page loads nothing from elsewhere (a Content-Security-Policy
-limits it to this origin); data comes from /v1/graphql and /v1/stream."""
+/dashboard/assets/ (GraphiQL's too: its page is served on GET /v1/graphql). The pages load
+nothing from elsewhere (a Content-Security-Policy limits them to this origin); data comes
+from /v1/graphql and /v1/stream."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ott_runtime.api.problems import Problem
@@ -15,7 +16,8 @@ from ott_runtime.api.problems import Problem
 STATIC = Path(__file__).parent / "static"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; connect-src 'self' ws: wss:; worker-src 'self' blob:; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self' ws: wss:; "
+    "worker-src 'self' blob:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 
@@ -41,6 +43,22 @@ async def dashboard() -> Response:
         )
     return FileResponse(
         index, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-cache"}
+    )
+
+
+def graphiql_page() -> HTMLResponse:
+    """GraphiQL for GET /v1/graphql from a browser: the page bundled from pinned npm
+    packages (frontend/src/graphiql.js), under the same Content-Security-Policy."""
+    page = STATIC / "graphiql.html"
+    if not page.exists():
+        return HTMLResponse(
+            "<!doctype html><title>GraphiQL not built</title><p>The front-end bundle is "
+            "missing: run hack/bootstrap.sh (npm ci &amp;&amp; npm run build in frontend/).",
+            status_code=503,
+        )
+    return HTMLResponse(
+        page.read_text(encoding="utf-8"),
+        headers={"Content-Security-Policy": CSP, "Cache-Control": "no-cache"},
     )
 
 
