@@ -21,7 +21,7 @@ from typing import Any
 
 import cel
 
-from ott_runtime.domain.cel_expressions import event_sections, rewrite_roots, trim_event
+from ott_runtime.domain.cel_expressions import event_paths, rewrite_roots, trim_event_paths
 from ott_runtime.domain.durations import parse_duration
 from ott_runtime.domain.regulation import Aggregate, AggregateFn
 from ott_runtime.domain.resolution import ResolvedRules
@@ -33,7 +33,10 @@ def field_value(event: Mapping[str, Any], path: str | tuple[str, ...]) -> Any:
     """The value at a dotted path (or its parts, split once by the caller), or ``_MISSING``."""
     value: Any = event
     for part in path.split(".") if isinstance(path, str) else path:
-        if not isinstance(value, Mapping) or part not in value:
+        if type(value) is dict:  # the usual case, without the slower Mapping (ABC) check
+            if part not in value:
+                return _MISSING
+        elif not isinstance(value, Mapping) or part not in value:
             return _MISSING
         value = value[part]
     return value
@@ -110,6 +113,7 @@ class _Series:
     # groupBy and field paths split once: key() and add() run for every event
     group_paths: tuple[tuple[str, ...], ...] = ()
     field_path: tuple[str, ...] | None = None
+    group_index: int = 0  # series with the same groupBy share one key per event
 
     def __post_init__(self) -> None:
         self.group_paths = tuple(tuple(path.split(".")) for path in self.spec.group_by)
@@ -117,13 +121,23 @@ class _Series:
             self.field_path = tuple(self.spec.field.split("."))
 
     def key(self, event: Mapping[str, Any]) -> tuple[Any, ...] | None:
-        values = []
-        for path in self.group_paths:
-            value = field_value(event, path)
-            if value is _MISSING or isinstance(value, dict | list):
-                return None
-            values.append(value)
-        return tuple(values)
+        return _group_key(event, self.group_paths)
+
+
+def _group_key(
+    event: Mapping[str, Any], group_paths: tuple[tuple[str, ...], ...]
+) -> tuple[Any, ...] | None:
+    """The event's group for a groupBy (None: it lacks a field, or one is not a scalar)."""
+    values = []
+    for path in group_paths:
+        value = field_value(event, path)
+        if value is _MISSING or isinstance(value, dict | list):
+            return None
+        values.append(value)
+    return tuple(values)
+
+
+_UNKEYED: Any = object()  # a group key not computed yet for this event
 
 
 class WindowAggregator:
@@ -141,8 +155,9 @@ class WindowAggregator:
         self.max_groups = max_groups
         self.max_entries = max_entries
         self._by_type: dict[str, list[_Series]] = {}
-        self._sections: dict[str, frozenset[str] | None] = {}
+        self._paths: dict[str, dict[str, frozenset[str] | None] | None] = {}
         self._series: list[_Series] = []
+        self._group_paths: list[tuple[tuple[str, ...], ...]] = []
         for regulation, specs in aggregates.items():
             constants = {"params": dict(parameters.get(regulation, {}))}
             for spec in specs:
@@ -153,11 +168,17 @@ class WindowAggregator:
                 series = _Series(
                     regulation, spec, parse_duration(spec.window).total_seconds(), where
                 )
+                if series.group_paths not in self._group_paths:
+                    self._group_paths.append(series.group_paths)
+                series.group_index = self._group_paths.index(series.group_paths)
                 self._series.append(series)
                 self._by_type.setdefault(spec.of, []).append(series)
         for event_type, series_list in self._by_type.items():
             filters = [s.spec.where for s in series_list if s.spec.where is not None]
-            self._sections[event_type] = event_sections(filters)
+            # the where filters read only these fields: the rest is not converted to CEL
+            self._paths[event_type] = event_paths(filters)
+        # values(): per regulation, in the order its series come (as the results show them)
+        self._regulations = list(dict.fromkeys(series.regulation for series in self._series))
 
     @classmethod
     def for_rules(cls, resolved: ResolvedRules, **limits: int) -> WindowAggregator:
@@ -170,8 +191,8 @@ class WindowAggregator:
         if series.where is None:
             return True
         if not converted:  # convert the event once for all filters of this event
-            sections = self._sections[str(event.get("type", ""))]
-            converted.append(cel.Context(variables={"event": trim_event(event, sections)}))
+            paths = self._paths[str(event.get("type", ""))]
+            converted.append(cel.Context(variables={"event": trim_event_paths(event, paths)}))
         try:
             return series.where.execute(converted[0]) is True
         except Exception:  # a filter that cannot read the event does not count it
@@ -181,17 +202,27 @@ class WindowAggregator:
         """Feed one event to every aggregate whose ``of`` is its type."""
         series_list = self._by_type.get(str(event.get("type", "")))
         if series_list:
-            self._add(event, series_list, event_seconds(event), {})
+            self._add(event, series_list, event_seconds(event), self._no_keys())
+
+    def _no_keys(self) -> list[Any]:
+        return [_UNKEYED] * len(self._group_paths)
+
+    def _key(self, event: Mapping[str, Any], series: _Series, keys: list[Any]) -> Any:
+        """The series' group key for this event, computed once per groupBy and event."""
+        key = keys[series.group_index]
+        if key is _UNKEYED:
+            key = keys[series.group_index] = _group_key(event, series.group_paths)
+        return key
 
     def _add(
         self,
         event: Mapping[str, Any],
         series_list: list[_Series],
         at: float,
-        keys: dict[int, tuple[Any, ...] | None],
+        keys: list[Any],
     ) -> None:
-        """``add`` with the event's time parsed; ``keys`` collects each series' group key
-        (by ``id``) so that ``values`` for the same event need not compute it again."""
+        """``add`` with the event's time parsed; ``keys`` holds the group keys computed
+        for this event (per groupBy) so that ``values`` need not compute them again."""
         converted: list[cel.Context] = []
         for series in series_list:
             fn = series.spec.fn
@@ -204,7 +235,7 @@ class WindowAggregator:
                     continue
                 if isinstance(value, list | dict):
                     continue
-            key = keys[id(series)] = series.key(event)
+            key = self._key(event, series, keys)
             if key is None or not self._passes(series, event, converted):
                 continue
             window = series.groups.get(key)
@@ -222,33 +253,33 @@ class WindowAggregator:
 
         An aggregate whose groupBy fields the event lacks is left out (rules reading it
         then do not apply)."""
-        return self._values(event, event_seconds(event), {})
+        return self._values(event, event_seconds(event), self._no_keys())
 
     def _values(
         self,
         event: Mapping[str, Any],
         at: float,
-        keys: Mapping[int, tuple[Any, ...] | None],
+        keys: list[Any],
     ) -> dict[str, dict[str, float | int]]:
-        result: dict[str, dict[str, float | int]] = {}
+        result: dict[str, dict[str, float | int]] = {name: {} for name in self._regulations}
+        max_entries = self.max_entries
         for series in self._series:
-            per_regulation = result.setdefault(series.regulation, {})
-            key = keys[id(series)] if id(series) in keys else series.key(event)
+            key = self._key(event, series, keys)
             if key is None:
                 continue
             fn = series.spec.fn
             window = series.groups.get(key)
             if window is None:
-                per_regulation[series.spec.name] = _empty(fn)
+                result[series.regulation][series.spec.name] = _empty(fn)
                 continue
-            window.expire(at - series.seconds, fn, self.max_entries)
-            per_regulation[series.spec.name] = window.value(fn)
+            window.expire(at - series.seconds, fn, max_entries)
+            result[series.regulation][series.spec.name] = window.value(fn)
         return result
 
     def observe(self, event: Mapping[str, Any]) -> dict[str, dict[str, float | int]]:
         """``add`` then ``values``: the current event counts in its own windows."""
         at = event_seconds(event)
-        keys: dict[int, tuple[Any, ...] | None] = {}
+        keys = self._no_keys()
         series_list = self._by_type.get(str(event.get("type", "")))
         if series_list:
             self._add(event, series_list, at, keys)
