@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import os
 import struct
@@ -83,6 +84,23 @@ class FieldCipher:
         self._primary_aead = self._aeads[keyring.primary_version]
         self._header = _HEADER.pack(FORMAT_VERSION, keyring.primary_version)
         self._tenant_bytes = keyring.tenant.encode()
+        # per field path, what every value of it shares: split path, the associated data
+        # up to the record, the blind index's HMAC with its label/tenant/path absorbed
+        self._fields: dict[str, _FieldState] = {}
+
+    def _field(self, field_path: str) -> _FieldState:
+        state = self._fields.get(field_path)
+        if state is None:
+            *parents, leaf = field_path.split(".")
+            path = field_path.encode()
+            index_prefix = b"\x00".join((_INDEX_LABEL, self._tenant_bytes, path, b""))
+            state = self._fields[field_path] = _FieldState(
+                tuple(parents),
+                leaf,
+                b"\x00".join((_AAD_LABEL, self._tenant_bytes, path, b"")),
+                hmac.new(self.keyring.index_key, index_prefix, hashlib.sha256),
+            )
+        return state
 
     @property
     def tenant(self) -> str:
@@ -138,9 +156,11 @@ class FieldCipher:
         return self._index(field_path, orjson.dumps(value))
 
     def _index(self, field_path: str, plain: bytes) -> str:
-        message = b"\x00".join((_INDEX_LABEL, self._tenant_bytes, field_path.encode(), plain))
-        digest = hmac.digest(self.keyring.index_key, message, "sha256")  # one-shot, in C
-        return digest.hex()[:BLIND_INDEX_HEX_CHARS]
+        # HMAC(index key, label \0 tenant \0 path \0 plain): the keyed state of the prefix
+        # is computed once per path and copied
+        mac = self._field(field_path).index_mac.copy()
+        mac.update(plain)
+        return mac.digest().hex()[:BLIND_INDEX_HEX_CHARS]
 
     def encrypt_document(
         self, document: Mapping[str, Any], field_paths: Iterable[str], record: str = ""
@@ -151,15 +171,27 @@ class FieldCipher:
         Missing paths and null values are left alone (nothing to protect)."""
         copy = dict(document)
         copied: set[int] = {id(copy)}  # dicts already private to the copy
-        indexes: dict[str, str] = {}
+        found: list[tuple[str, _FieldState, dict[str, Any], bytes]] = []
         for path in field_paths:
-            parent, leaf = _private_parent(copy, path, copied)
-            if parent is None or parent.get(leaf) is None:
+            state = self._field(path)
+            parent = _private_parent(copy, state.parents, copied)
+            if parent is None or parent.get(state.leaf) is None:
                 continue
-            plain = orjson.dumps(parent[leaf])  # serialised once for both
-            indexes[path] = self._index(path, plain)
-            parent[leaf] = self._seal(path, plain, record)
-        version = self.keyring.primary_version if indexes else None
+            found.append((path, state, parent, orjson.dumps(parent[state.leaf])))
+        indexes: dict[str, str] = {}
+        if not found:
+            return EncryptedDocument(document=copy, key_version=None, blind_indexes=indexes)
+        nonces = os.urandom(NONCE_BYTES * len(found))  # one system call per document
+        header, aead = self._header, self._primary_aead
+        record_bytes = record.encode()
+        for number, (path, state, parent, plain) in enumerate(found):
+            indexes[path] = self._index(path, plain)  # serialised once for both
+            nonce = nonces[number * NONCE_BYTES : (number + 1) * NONCE_BYTES]
+            sealed = aead.encrypt(nonce, plain, state.aad_prefix + record_bytes + b"\x00" + header)
+            parent[state.leaf] = PREFIX + base64.urlsafe_b64encode(header + nonce + sealed).decode(
+                "ascii"
+            )
+        version = self.keyring.primary_version
         return EncryptedDocument(document=copy, key_version=version, blind_indexes=indexes)
 
     def decrypt_document(self, document: Mapping[str, Any], record: str = "") -> DecryptedDocument:
@@ -189,24 +221,31 @@ def _deep_copy(document: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in document.items()}
 
 
+@dataclass(frozen=True, slots=True)
+class _FieldState:
+    parents: tuple[str, ...]
+    leaf: str
+    aad_prefix: bytes  # label \0 tenant \0 path \0 (then record \0 header, see _aad)
+    index_mac: hmac.HMAC  # keyed with the index key, label \0 tenant \0 path \0 absorbed
+
+
 def _private_parent(
-    document: dict[str, Any], path: str, copied: set[int]
-) -> tuple[dict[str, Any] | None, str]:
-    """The dict holding ``path``'s leaf, copying each dict on the way that is still shared
+    document: dict[str, Any], parents: tuple[str, ...], copied: set[int]
+) -> dict[str, Any] | None:
+    """The dict holding a path's leaf, copying each dict on the way that is still shared
     with the caller's input (copy on write: the input is never modified, and only the
     sections that hold protected fields are copied)."""
-    *parents, leaf = path.split(".")
     node = document
     for part in parents:
         child = node.get(part)
         if not isinstance(child, dict):
-            return None, leaf
+            return None
         if id(child) not in copied:
             child = dict(child)
             node[part] = child
             copied.add(id(child))
         node = child
-    return node, leaf
+    return node
 
 
 def _ciphertexts(
