@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, insert, select, update
+import orjson
+from sqlalchemy import String, any_, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement, TextClause
 
 from ott_runtime.storage.database import Database
 from ott_runtime.storage.directory import TenantDirectory
@@ -27,6 +30,28 @@ from ott_runtime.storage.tables import (
 )
 
 Repo = TypeVar("Repo", bound=ScopedRepository)
+_BLIND_INDEX_COLUMNS = (
+    BlindIndexRow.__tablename__,
+    "tenant_id",
+    "field_path",
+    "digest",
+    "event_seq",
+)
+
+
+def _insert_sql(paramstyle: str, table_and_columns: tuple[str, ...]) -> str:
+    """A plain INSERT of one row for ``executemany`` in the driver's parameter style."""
+    table, *columns = table_and_columns
+    if paramstyle == "qmark":
+        marks = ["?"] * len(columns)
+    elif paramstyle in ("numeric_dollar", "numeric"):
+        sign = "$" if paramstyle == "numeric_dollar" else ":"
+        marks = [f"{sign}{number}" for number in range(1, len(columns) + 1)]
+    elif paramstyle in ("format", "pyformat"):
+        marks = ["%s"] * len(columns)
+    else:  # named styles would need dicts
+        raise ValueError(f"unsupported DBAPI parameter style {paramstyle!r}")
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(marks)})"
 
 
 @dataclass(frozen=True)
@@ -93,9 +118,16 @@ class EventRepository(ScopedRepository):
     async def existing_ids(self, event_ids: Sequence[str]) -> set[str]:
         if not event_ids:
             return set()
-        statement = self._where_tenant(
-            select(EventRow.event_id).where(EventRow.event_id.in_(event_ids)), EventRow
-        )
+        # the ids as ONE parameter (a JSON array on SQLite, an array on PostgreSQL): an
+        # IN list of up to 1,000 parameters is rendered again for every batch
+        ids = list(event_ids)
+        condition: ColumnElement[bool] | TextClause
+        if self._session.get_bind().dialect.name == "sqlite":
+            among = text("events.event_id IN (SELECT value FROM json_each(:event_ids))")
+            condition = among.bindparams(event_ids=orjson.dumps(ids).decode())
+        else:
+            condition = EventRow.event_id == any_(bindparam("event_ids", ids, ARRAY(String)))
+        statement = self._where_tenant(select(EventRow.event_id).where(condition), EventRow)
         return set((await self._session.scalars(statement)).all())
 
     async def add(self, events: Sequence[NewEvent]) -> dict[str, int]:
@@ -125,13 +157,19 @@ class EventRepository(ScopedRepository):
             insert(table).returning(table.c.event_id, table.c.seq), rows
         )
         seqs: dict[str, int] = {event_id: seq for event_id, seq in returned.all()}
+        tenant = self.tenant_id
         indexes = [
-            self._owned({"event_seq": seqs[e.event_id], "field_path": path, "digest": digest})
+            (tenant, path, digest, seqs[e.event_id])
             for e in events
             for path, digest in e.blind_indexes.items()
         ]
         if indexes:
-            await self._session.execute(insert(table_of(BlindIndexRow)), indexes)
+            # up to one row per encrypted field and event: straight to the driver's
+            # executemany (the values are plain strings and ints, nothing to convert)
+            connection = await self._session.connection()
+            await connection.exec_driver_sql(
+                _insert_sql(connection.dialect.paramstyle, _BLIND_INDEX_COLUMNS), indexes
+            )
         return seqs
 
     async def find(self, query: EventQuery) -> list[EventRow]:
