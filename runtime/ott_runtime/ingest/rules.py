@@ -27,7 +27,7 @@ class CompiledRuleEvaluator:
         ]
 
     def evaluations_for(self, event_type: str) -> int:
-        return len(self.compiled.rules_for(event_type))
+        return self.compiled.evaluations_for(event_type)
 
     def describe(self) -> list[dict[str, Any]]:
         regulations: list[dict[str, Any]] = self.compiled.resolved.to_config()["regulations"]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from ott_runtime.storage.rollups import ViolationRollups
 from ott_runtime.storage.scope import ScopedRepository, dialect_insert
@@ -16,20 +17,31 @@ from ott_runtime.storage.tables import (
     ViolationRow,
 )
 
+_USAGE_COUNTERS = ("events", "api_calls", "bytes_in", "rule_evaluations")
+# (dialect, counters given) -> the upsert with bound parameters: built (and its cache key
+# computed) once, not for every ingest batch
+_USAGE_UPSERTS: dict[tuple[str, tuple[str, ...]], Any] = {}
+
 
 class UsageRepository(ScopedRepository):
     async def add(self, hour: datetime, **counts: int) -> None:
         """Adds to the tenant's counters for ``hour`` (an upsert on both databases)."""
-        insert = dialect_insert(self._session)
         values = self._owned({"hour": hour, **counts})
-        for column in ("events", "api_calls", "bytes_in", "rule_evaluations"):
+        for column in _USAGE_COUNTERS:
             values.setdefault(column, 0)
-        statement = insert(UsageRow).values(**values)
-        statement = statement.on_conflict_do_update(
-            index_elements=["tenant_id", "hour"],
-            set_={c: getattr(UsageRow, c) + statement.excluded[c] for c in counts},
-        )
-        await self._session.execute(statement)
+        dialect = self._session.get_bind().dialect.name
+        key = (dialect, tuple(counts))
+        statement = _USAGE_UPSERTS.get(key)
+        if statement is None:
+            insert = dialect_insert(self._session)
+            columns = ("tenant_id", "hour", *_USAGE_COUNTERS)
+            statement = insert(UsageRow).values({c: bindparam(c) for c in columns})
+            statement = statement.on_conflict_do_update(
+                index_elements=["tenant_id", "hour"],
+                set_={c: getattr(UsageRow, c) + statement.excluded[c] for c in counts},
+            )
+            _USAGE_UPSERTS[key] = statement
+        await self._session.execute(statement, values)
 
     async def hours(self, since: datetime, until: datetime) -> list[UsageRow]:
         statement = self._where_tenant(
