@@ -249,7 +249,7 @@ async def test_train_from_db(database_url: str, tmp_path: Path) -> None:
     models = tmp_path / "models"
     common = [
         "--config", str(config_dir), "--state-dir", str(state_dir),
-        "--database-url", database_url, "--registry", str(models), "--epochs", "3",
+        "--database-url", database_url, "--registry", str(models), "--epochs", "2",
     ]  # fmt: skip
     # too little: a handful of sessions over a few minutes
     sessions, _, _ = generate_sessions(seed=6, n_sessions=300, risky_share=0.4)
@@ -280,6 +280,8 @@ async def test_train_from_db(database_url: str, tmp_path: Path) -> None:
     ensemble_meta = registry.metadata(TENANT, ENSEMBLE_MODEL, 1)
     assert ensemble_meta.metrics["validation_accuracy"] > 0.8
 
+    if database_url.startswith("postgresql"):
+        return  # the comparison below does not depend on the database; once is enough
     # a second run is compared with what is promoted, on the same validation sessions
     result = await asyncio.to_thread(train_cli, *common, "--seed", "8")
     assert result.exit_code == 0, result.output
