@@ -179,7 +179,14 @@ class ModelRiskScorer:
             return [None] * len(batch)
         runtime = self.tenants.get(batch[0].tenant)
         threshold = runtime.spec.scoring.risk_threshold if runtime is not None else 1.0
-        return await asyncio.to_thread(self._score, served, batch, threshold)
+        try:
+            return await asyncio.to_thread(self._score, served, batch, threshold)
+        except Exception as error:  # a risk score is never worth losing the events over
+            log.exception("%s: scoring failed; the batch is stored without risk", batch[0].tenant)
+            self._status.setdefault(batch[0].tenant, {})["lastScoringError"] = (
+                f"{type(error).__name__}: {error}"
+            )
+            return [None] * len(batch)
 
     def _score(
         self, served: _Served, batch: Sequence[ScoringInput], threshold: float

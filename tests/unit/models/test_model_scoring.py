@@ -259,3 +259,22 @@ def republish(registry: ModelRegistry, model: str, version: int, params: dict[st
     )
     shutil.rmtree(artifacts)
     registry.promote("acme", model, stored.version)
+
+
+def test_a_failing_model_costs_the_risk_not_the_events(
+    trained: tuple, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry, sessions, _ = trained
+    scorer = ModelRiskScorer(registry, TenantRegistry([Tenant("acme")]))  # type: ignore[list-item]
+    scorer.refresh()
+    served = scorer._served["acme"]
+
+    def broken(batch: Any) -> Any:
+        raise RuntimeError("graph exploded")
+
+    served.models.score_batch = broken  # type: ignore[method-assign]
+    with caplog.at_level(logging.ERROR, logger="ott_runtime.scoring.models"):
+        scores = score(scorer, inputs_for("acme", sessions[:1], "v"))
+    assert scores == [None] * len(sessions[0])
+    assert "scoring failed" in caplog.text
+    assert scorer.status("acme")["lastScoringError"] == "RuntimeError: graph exploded"
