@@ -113,7 +113,7 @@ def test_seasonal_deviation_sees_a_flattened_day_and_no_ghost_the_next_day() -> 
     values = cycle + np.random.default_rng(3).normal(0, 0.05, len(cycle))
     values[144 * 3 + 20 : 144 * 3 + 80] = 0.0  # the daily curve flattens for ten hours
     seasonal = SeasonalDeviation(ThresholdConfig(), daily_period(stamps))
-    scores = np.array([seasonal.step(v) for v in values])
+    scores = np.array([seasonal.step(v, v) for v in values])
     assert scores[: 144 * 3].max() < 0.5
     assert scores[144 * 3 + 20 : 144 * 3 + 90].max() > 0.8
     assert scores[144 * 4 :].max() < 0.5  # remembered as expected: no echo a day later

@@ -62,11 +62,13 @@ class SeriesScore:
 class StreamingScorer:
     """Residual likelihood, seasonal deviation and breakouts combined, then the onset gate."""
 
-    def __init__(self, config: ThresholdConfig, scaler: Scaler, period: int, rest: int) -> None:
+    def __init__(
+        self, config: ThresholdConfig, scaler: Scaler, period: int, rest: int, counts: bool
+    ) -> None:
         self.config = config
         self.scaler = scaler
         self.likelihood = ResidualLikelihood(config)
-        self.seasonal = SeasonalDeviation(config, period)
+        self.seasonal = SeasonalDeviation(config, period, log_scale=counts)
         self.breakout = RangeBreakout(config.breakout_margin)
         self.gate = OnsetGate(max(rest, config.rest), config.max_delay)
 
@@ -75,7 +77,7 @@ class StreamingScorer:
         cfg = self.config
         score = self.likelihood.step(residual)
         scaled = float(self.scaler.transform(np.array([value]))[0])
-        score = max(score, self.seasonal.step(scaled))
+        score = max(score, self.seasonal.step(value, scaled))
         if self.breakout.step(value) and self.likelihood.last_z >= cfg.breakout_min_z:
             score = max(score, BREAKOUT_SCORE + (1 - BREAKOUT_SCORE) * score)
         if not scored:
@@ -131,18 +133,21 @@ class SeriesAnomalyDetector:
     ) -> FloatArray:
         """The onset scores of a whole series from its residuals (the forecaster's scaler)."""
         warmup = self.warmup_rows(len(values))
-        self.scorer = self._new_scorer(timestamps, int(self.config.rest_warmups * warmup))
+        rest = int(self.config.rest_warmups * warmup)
+        self.scorer = self._new_scorer(timestamps, values[:warmup], rest)
         onsets = np.zeros(len(values))
         for row, (value, residual) in enumerate(zip(values, residuals, strict=True)):
             onsets[row] = self.scorer.step(float(value), float(residual), row >= warmup)[1]
         self._remember(timestamps, values)
         return onsets
 
-    def _new_scorer(self, timestamps: Timestamps, rest: int) -> StreamingScorer:
+    def _new_scorer(self, timestamps: Timestamps, seen: FloatArray, rest: int) -> StreamingScorer:
+        """A scorer for this series; ``seen``: the values it learns from (counts or not)."""
         if self.forecaster.scaler is None:
             raise RuntimeError("forecaster is not fitted")
         period = daily_period(timestamps)
-        return StreamingScorer(self.config.threshold, self.forecaster.scaler, period, rest)
+        counts = bool(len(seen)) and float(np.min(seen)) >= 0.0
+        return StreamingScorer(self.config.threshold, self.forecaster.scaler, period, rest, counts)
 
     def _remember(self, timestamps: Timestamps, values: FloatArray) -> None:
         tail = self.config.lstm.lookback + 1
@@ -163,7 +168,7 @@ class SeriesAnomalyDetector:
         residuals = np.zeros(len(values))
         lookback = self.config.lstm.lookback
         residuals[lookback:] = self.forecaster.residuals(timestamps, values)
-        self.scorer = self._new_scorer(timestamps, 0)
+        self.scorer = self._new_scorer(timestamps, values, 0)
         for value, residual in zip(values, residuals, strict=True):
             self.scorer.step(float(value), float(residual), scored=False)
         self._remember(timestamps, values)
