@@ -20,9 +20,12 @@ function setStatus(kind, detail) {
   status.dataset.state = kind;
 }
 
+// whole UTC hours, the current one included: the heatmap's cells are hours, and the server
+// answers whole hours from its hourly rollup (a partial hour means reading stored rows)
 function period() {
-  const until = new Date(Date.now() + 3600 * 1000);
-  const since = new Date(until.getTime() - (WINDOW_HOURS + 1) * 3600 * 1000);
+  const hour = 3600 * 1000;
+  const until = new Date((Math.floor(Date.now() / hour) + 1) * hour);
+  const since = new Date(until.getTime() - WINDOW_HOURS * hour);
   return { since: since.toISOString(), until: until.toISOString() };
 }
 

@@ -20,7 +20,12 @@ from ott_runtime.graphql.rows import GraphRows
 from ott_runtime.storage import Database, NewEvent, NewViolation, Store, TenantScope
 from ott_runtime.storage.database import _alembic_config
 from ott_runtime.storage.rollups import ViolationRollups
-from ott_runtime.storage.tables import EventRow, ViolationHourRow, ViolationRow
+from ott_runtime.storage.tables import (
+    EventRow,
+    ViolationHourRow,
+    ViolationRegionHourRow,
+    ViolationRow,
+)
 
 from .conftest import Deployment
 
@@ -127,6 +132,12 @@ async def test_rollups_give_what_the_stored_rows_give(deployment: Deployment) ->
             select(func.sum(ViolationHourRow.count)).where(ViolationHourRow.tenant_id == "acme")
         )
         assert int(stored or 0) == sum(cells.values())
+        by_region = await session.scalar(
+            select(func.sum(ViolationRegionHourRow.count)).where(
+                ViolationRegionHourRow.tenant_id == "acme"
+            )
+        )
+        assert int(by_region or 0) == sum(cells.values())
         rows = GraphRows(session, ACME)
         for since, until in WINDOWS:
             heat, network = expected(cells, since, until, 1000)
@@ -159,8 +170,16 @@ async def test_retention_prunes_the_rollup_hours_it_emptied(deployment: Deployme
         heat, network = expected(cells, later, later + timedelta(days=2), 1000)
         assert await rows.heatmap(later, later + timedelta(days=2)) == heat
         assert await rows.network(later, later + timedelta(days=2), 1000) == network
+        region_hours = set(
+            await session.scalars(
+                select(ViolationRegionHourRow.hour).where(
+                    ViolationRegionHourRow.tenant_id == "acme"
+                )
+            )
+        )
+    assert region_hours == hours
     assert min(hours) == BASE + timedelta(hours=10)  # the hour the cutoff falls inside stays
-    assert all(not (h < cutoff - timedelta(hours=1)) for h in hours)
+    assert all(h > cutoff - timedelta(hours=1) for h in hours)
 
 
 async def test_migration_fills_the_rollup_from_stored_rows(database_url: str) -> None:
@@ -208,7 +227,12 @@ async def test_migration_fills_the_rollup_from_stored_rows(database_url: str) ->
                     ViolationHourRow.region == "DE", ViolationHourRow.content_id == "show-0"
                 )
             )
+            regions = {
+                (row.region, row.count)
+                for row in await session.scalars(select(ViolationRegionHourRow))
+            }
         assert count == 2
+        assert regions == {("DE", 3), ("unknown", 1)}
     finally:
         await database.close()
 

@@ -21,7 +21,13 @@ from graphql import (
     ValidationContext,
     ValidationRule,
 )
-from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.extensions.base_extension import SchemaExtension
 
 MAX_DEPTH = 10
@@ -95,10 +101,23 @@ def cost_rule(max_cost: int) -> type[ValidationRule]:
     return CostLimit
 
 
+# built once: the validation cache is keyed by the rule classes, so they must not be
+# made afresh for each operation (the limiters' constructors create new ones)
+_RULES = (
+    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+    cost_rule(MAX_COST),
+    *MaxAliasesLimiter(max_alias_count=30).validation_rules,
+)
+# bounded: unique query texts cannot grow memory without limit
+CACHED_DOCUMENTS = 256
+
+
 def limit_extensions() -> list[Callable[[], SchemaExtension]]:
-    """Factories: strawberry builds fresh extensions for each operation."""
+    """Factories: strawberry builds fresh extensions for each operation. Parsing and
+    validation (limits included) are cached by query text: a dashboard sends the same few
+    documents over and over."""
     return [
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: AddValidationRules([cost_rule(MAX_COST)]),
-        lambda: MaxAliasesLimiter(max_alias_count=30),
+        lambda: ParserCache(maxsize=CACHED_DOCUMENTS),
+        lambda: AddValidationRules(list(_RULES)),
+        lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
     ]

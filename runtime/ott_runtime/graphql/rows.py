@@ -8,11 +8,19 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, union_all
+from sqlalchemy import ColumnElement, Integer, Select, func, literal, select, union_all
 
 from ott_runtime.storage import ViolationQuery
 from ott_runtime.storage.scope import ScopedRepository
-from ott_runtime.storage.tables import EventRow, RiskScoreRow, ViolationHourRow, ViolationRow
+from ott_runtime.storage.tables import (
+    EventRow,
+    RiskScoreRow,
+    ViolationHourRow,
+    ViolationRegionHourRow,
+    ViolationRow,
+)
+
+HOUR_LABEL = "%Y-%m-%dT%H:00:00Z"
 
 
 class GraphRows(ScopedRepository):
@@ -92,67 +100,56 @@ class GraphRows(ScopedRepository):
     def _region(self) -> ColumnElement[str]:
         return func.coalesce(EventRow.payload["geo"]["country"].as_string(), "unknown")
 
-    def _pieces(self, since: datetime, until: datetime, *columns: str) -> list[Select[Any]]:
-        """``columns`` + count of the period's violations, as statements to add up: the
-        whole hours from the hourly rollup, the partial hours at either end from the
-        stored violations joined to their events (the same counts either way)."""
-        first, last = whole_hours(since, until)
-        pieces: list[Select[Any]] = []
-        if first < last:
-            rollup = [
-                {
-                    "hour": self._hour(ViolationHourRow.hour),
-                    "region": ViolationHourRow.region,
-                    "content": ViolationHourRow.content_id,
-                    "rule": ViolationHourRow.regulation + "/" + ViolationHourRow.rule_id,
-                }[name]
-                for name in columns
-            ]
-            pieces.append(
-                self._where_tenant(
-                    select_counts(rollup, func.sum(ViolationHourRow.count))
-                    .where(ViolationHourRow.hour >= first, ViolationHourRow.hour < last)
-                    .group_by(*rollup),
-                    ViolationHourRow,
-                )
+    def _rollup(self, first: datetime, last: datetime, *columns: Any) -> Select[Any]:
+        """Rollup rows of the whole hours [first, last): ``columns`` and their count."""
+        return self._where_tenant(
+            select_counts(columns, ViolationHourRow.count).where(
+                ViolationHourRow.hour >= first, ViolationHourRow.hour < last
+            ),
+            ViolationHourRow,
+        )
+
+    def _stored(self, start: datetime, end: datetime, *columns: Any) -> Select[Any]:
+        """Stored violations in [start, end) with their event: ``columns`` and a count of 1.
+        Outer join: a violation outlives its event (retention) and the rollup, made at
+        ingest, counts it; the join condition pins the event to the violation's tenant."""
+        return self._where_tenant(
+            select_counts(columns, literal(1, Integer))
+            .select_from(ViolationRow)
+            .outerjoin(
+                EventRow,
+                (EventRow.seq == ViolationRow.event_seq)
+                & (EventRow.tenant_id == ViolationRow.tenant_id),
             )
-        else:
-            first = last = until
-        for start, end in ((since, first), (last, until)):
-            if start >= end:
-                continue
-            raw = [
-                {
-                    "hour": self._hour(ViolationRow.occurred_at),
-                    "region": self._region(),
-                    "content": func.coalesce(ViolationRow.content_id, "unknown"),
-                    "rule": ViolationRow.regulation + "/" + ViolationRow.rule_id,
-                }[name]
-                for name in columns
-            ]
-            pieces.append(
-                self._where_tenant(
-                    select_counts(raw, func.count())
-                    # outer: a violation outlives its event (retention) and the rollup, made
-                    # at ingest, counts it; the join condition pins the event's tenant
-                    .outerjoin(
-                        EventRow,
-                        (EventRow.seq == ViolationRow.event_seq)
-                        & (EventRow.tenant_id == ViolationRow.tenant_id),
-                    )
-                    .where(ViolationRow.occurred_at >= start, ViolationRow.occurred_at < end)
-                    .group_by(*raw),
-                    ViolationRow,
-                )
-            )
-        return pieces
+            .where(ViolationRow.occurred_at >= start, ViolationRow.occurred_at < end),
+            ViolationRow,
+        )
 
     async def heatmap(self, since: datetime, until: datetime) -> list[tuple[str, str, int]]:
-        """Violations per hour and region (the event's geo.country): (hour, region, count)."""
+        """Violations per hour and region (the event's geo.country): (hour, region, count).
+        Whole hours come from the hourly rollup, the partial ones at either end from the
+        stored violations: the same counts either way."""
+        first, last, edges = split_window(since, until)
         cells: Counter[tuple[str, str]] = Counter()
-        for piece in self._pieces(since, until, "hour", "region"):
-            for hour, region, count in await self._session.execute(piece):
-                cells[(str(hour), str(region))] += int(count)
+        if first < last:
+            regions = ViolationRegionHourRow
+            grouped = self._where_tenant(
+                select(regions.hour, regions.region, regions.count).where(
+                    regions.hour >= first, regions.hour < last
+                ),
+                ViolationRegionHourRow,
+            )
+            for at, place, count in await self._session.execute(grouped):
+                cells[(hour_label(at), str(place))] += int(count)
+        for start, end in edges:
+            stored = self._stored(
+                start, end, self._hour(ViolationRow.occurred_at), self._region()
+            ).subquery()
+            grouped = select(stored.c[0], stored.c[1], func.count()).group_by(
+                stored.c[0], stored.c[1]
+            )
+            for label, place, count in await self._session.execute(grouped):
+                cells[(str(label), str(place))] += int(count)
         return sorted((h, r, n) for (h, r), n in cells.items())
 
     async def network(
@@ -160,18 +157,43 @@ class GraphRows(ScopedRepository):
     ) -> list[tuple[str, str, str, int]]:
         """The most frequent (content, region, rule) triples: (content, region, rule, count),
         most frequent first (ties in name order)."""
-        pieces = self._pieces(since, until, "content", "region", "rule")
-        if not pieces:
-            return []
-        parts = union_all(*pieces).subquery() if len(pieces) > 1 else pieces[0].subquery()
-        content, region, rule = (parts.c[i] for i in range(3))
-        total = func.sum(parts.c.n)
-        statement = (
-            select(content, region, rule, total)
-            .group_by(content, region, rule)
-            .order_by(total.desc(), content, region, rule)
-            .limit(limit)
-        )
+        first, last, edges = split_window(since, until)
+        if not edges:  # whole hours only (the dashboard's window): straight off the rollup
+            hours = ViolationHourRow
+            statement = self._where_tenant(
+                top_links(
+                    (hours.content_id, hours.region, hours.regulation, hours.rule_id),
+                    func.sum(hours.count),
+                    limit,
+                ).where(hours.hour >= first, hours.hour < last),
+                ViolationHourRow,
+            )
+        else:
+            pieces = [
+                self._stored(
+                    start,
+                    end,
+                    func.coalesce(ViolationRow.content_id, "unknown"),
+                    self._region(),
+                    ViolationRow.regulation,
+                    ViolationRow.rule_id,
+                )
+                for start, end in edges
+            ]
+            if first < last:
+                pieces.append(
+                    self._rollup(
+                        first,
+                        last,
+                        ViolationHourRow.content_id,
+                        ViolationHourRow.region,
+                        ViolationHourRow.regulation,
+                        ViolationHourRow.rule_id,
+                    )
+                )
+            parts = (union_all(*pieces) if len(pieces) > 1 else pieces[0]).subquery()
+            key = tuple(parts.c[i] for i in range(4))
+            statement = top_links(key, func.sum(parts.c.n), limit)
         return [
             (str(c), str(r), str(u), int(n))
             for c, r, u, n in await self._session.execute(statement)
@@ -198,14 +220,37 @@ class GraphRows(ScopedRepository):
         return [(when, e, v) for when, (e, v) in sorted(counts.items())]
 
 
-def select_counts(columns: Sequence[Any], count: ColumnElement[Any]) -> Select[Any]:
+def select_counts(columns: Sequence[Any], count: Any) -> Select[Any]:
     return select(*columns, count.label("n"))
 
 
-def whole_hours(since: datetime, until: datetime) -> tuple[datetime, datetime]:
-    """The first and the end of the whole hours inside [since, until) (first >= end: none)."""
+def top_links(key: Sequence[Any], total: Any, limit: int) -> Select[Any]:
+    """(content, region, "regulation/rule", total) of the ``limit`` largest totals, ties
+    in name order; ``key`` is (content, region, regulation, rule id)."""
+    content, region, regulation, rule_id = key
+    rule = regulation + "/" + rule_id
+    return (
+        select(content, region, rule, total)
+        .group_by(content, region, regulation, rule_id)
+        .order_by(total.desc(), content, region, rule)
+        .limit(limit)
+    )
+
+
+def hour_label(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(HOUR_LABEL)
+
+
+def split_window(
+    since: datetime, until: datetime
+) -> tuple[datetime, datetime, list[tuple[datetime, datetime]]]:
+    """[since, until) as its whole UTC hours [first, last) (first >= last: none) and the
+    partial stretches around them."""
     since, until = since.astimezone(UTC), until.astimezone(UTC)  # UTC hours, like the rollup
     first = since.replace(minute=0, second=0, microsecond=0)
     if first < since:
         first += timedelta(hours=1)
-    return first, until.replace(minute=0, second=0, microsecond=0)
+    last = until.replace(minute=0, second=0, microsecond=0)
+    if first >= last:
+        return first, last, [(since, until)] if since < until else []
+    return first, last, [(a, b) for a, b in ((since, first), (last, until)) if a < b]

@@ -1,5 +1,6 @@
-"""The dashboard's hourly violation rollup, kept in the ingest transaction, and the
-tenant's commit-order lock that the same call takes first on PostgreSQL.
+"""The dashboard's hourly violation rollups (by content, region and rule; and by region
+only), kept in the ingest transaction, and the tenant's commit-order lock that the same
+call takes first on PostgreSQL.
 
 Commit order: stream clients resume from the last row id they saw. On PostgreSQL two
 replicas ingesting for one tenant could draw ids 10 and 11 and commit 11 first; a client
@@ -16,10 +17,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, text
+from sqlalchemy import Table, delete, text
 
 from ott_runtime.storage.scope import ScopedRepository, dialect_insert, table_of
-from ott_runtime.storage.tables import ViolationHourRow
+from ott_runtime.storage.tables import ViolationHourRow, ViolationRegionHourRow
 
 if TYPE_CHECKING:  # repositories imports housekeeping, which imports this module
     from ott_runtime.storage.repositories import NewEvent, NewViolation
@@ -56,55 +57,72 @@ class ViolationRollups(ScopedRepository):
     ) -> None:
         """Call first in the ingest transaction, before the rows are inserted: takes the
         tenant's commit-order lock (PostgreSQL), then adds the batch's violations to the
-        hourly rollup. Both commit or roll back with the batch."""
+        hourly rollups. All of it commits or rolls back with the batch."""
         if self._session.get_bind().dialect.name == "postgresql":
             await self._session.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": ingest_lock_key(self.tenant_id)}
             )
         if not violations:
             return
-        regions = {event.event_id: region_of(event.payload) for event in events}
+        region_by_event = {event.event_id: region_of(event.payload) for event in events}
         counts: Counter[tuple[datetime, str, str, str, str]] = Counter(
             (
                 hour_of(v.occurred_at),
-                regions.get(v.event_id, UNKNOWN),
+                region_by_event.get(v.event_id, UNKNOWN),
                 v.content_id if v.content_id is not None else UNKNOWN,
                 v.regulation,
                 v.rule_id,
             )
             for v in violations
         )
-        table = table_of(ViolationHourRow)
+        await self._add(
+            table_of(ViolationHourRow),
+            [
+                self._owned(
+                    {
+                        "hour": hour,
+                        "region": region,
+                        "content_id": content,
+                        "regulation": regulation,
+                        "rule_id": rule,
+                        "count": n,
+                    }
+                )
+                for (hour, region, content, regulation, rule), n in sorted(counts.items())
+            ],
+        )
+        regions: Counter[tuple[datetime, str]] = Counter()
+        for (hour, region, *_rule), n in counts.items():
+            regions[(hour, region)] += n
+        await self._add(
+            table_of(ViolationRegionHourRow),
+            [
+                self._owned({"hour": hour, "region": region, "count": n})
+                for (hour, region), n in sorted(regions.items())
+            ],
+        )
+
+    async def _add(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Adds ``count`` to existing rows, inserts the others (sorted keys: the same lock
+        order in every transaction)."""
         insert = dialect_insert(self._session)(table)
         upsert = insert.on_conflict_do_update(
             index_elements=[c.name for c in table.primary_key.columns],
             set_={"count": table.c["count"] + insert.excluded["count"]},
         )
-        rows = [
-            self._owned(
-                {
-                    "hour": hour,
-                    "region": region,
-                    "content_id": content,
-                    "regulation": regulation,
-                    "rule_id": rule,
-                    "count": n,
-                }
-            )
-            for (hour, region, content, regulation, rule), n in sorted(counts.items())
-        ]
         await self._session.execute(upsert, rows)
 
     async def purge(self, violations_before: datetime) -> int:
         """Removes the hours whose violations retention has removed entirely (an hour the
         cutoff falls inside stays until the next run moves past it)."""
-        result = await self._session.execute(
-            self._where_tenant(
-                delete(ViolationHourRow).where(
-                    ViolationHourRow.hour <= violations_before - timedelta(hours=1)
+        removed = 0
+        for table in (ViolationHourRow, ViolationRegionHourRow):
+            result = await self._session.execute(
+                self._where_tenant(
+                    delete(table).where(table.hour <= violations_before - timedelta(hours=1)),
+                    table,
                 ),
-                ViolationHourRow,
-            ),
-            execution_options={"synchronize_session": False},
-        )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+                execution_options={"synchronize_session": False},
+            )
+            removed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return removed

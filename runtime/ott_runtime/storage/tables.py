@@ -172,6 +172,18 @@ class ViolationHourRow(Base):
     __table_args__ = ({"sqlite_with_rowid": False},)
 
 
+class ViolationRegionHourRow(Base):
+    """The same counts by hour and region only: the heatmap's and the forecast's grain,
+    a few rows an hour whatever the number of contents and rules."""
+
+    __tablename__ = "violation_hourly_regions"
+    tenant_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    region: Mapped[str] = mapped_column(String(128), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
 class UsageRow(Base):
     __tablename__ = "usage_hourly"
     tenant_id: Mapped[str] = mapped_column(String(63), primary_key=True)

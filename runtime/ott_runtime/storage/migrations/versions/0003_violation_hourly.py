@@ -1,4 +1,4 @@
-"""violation_hourly: the dashboard's hourly violation rollup, filled from stored rows
+"""violation_hourly(_regions): the dashboard's hourly violation rollups, filled from stored rows
 
 Revision ID: 0003
 Revises: 0002
@@ -23,6 +23,11 @@ SELECT v.tenant_id, {hour}, COALESCE({region}, 'unknown'), COALESCE(v.content_id
 FROM violations AS v LEFT JOIN events AS e ON e.seq = v.event_seq
 GROUP BY v.tenant_id, {hour}, COALESCE({region}, 'unknown'),
          COALESCE(v.content_id, 'unknown'), v.regulation, v.rule_id
+"""
+_BACKFILL_REGIONS = """
+INSERT INTO violation_hourly_regions (tenant_id, hour, region, count)
+SELECT tenant_id, hour, region, SUM(count) FROM violation_hourly
+GROUP BY tenant_id, hour, region
 """
 _DIALECT = {
     "sqlite": {
@@ -51,10 +56,21 @@ def upgrade() -> None:
         ),
         sqlite_with_rowid=False,
     )
+    op.create_table(
+        "violation_hourly_regions",
+        sa.Column("tenant_id", sa.String(length=63), nullable=False),
+        sa.Column("hour", sa.DateTime(), nullable=False),
+        sa.Column("region", sa.String(length=128), nullable=False),
+        sa.Column("count", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "hour", "region"),
+        sqlite_with_rowid=False,
+    )
     dialect = op.get_bind().dialect.name
     if dialect in _DIALECT:
         op.execute(sa.text(_BACKFILL.format(**_DIALECT[dialect])))
+        op.execute(sa.text(_BACKFILL_REGIONS))
 
 
 def downgrade() -> None:
+    op.drop_table("violation_hourly_regions")
     op.drop_table("violation_hourly")
