@@ -219,6 +219,7 @@ def main() -> None:
             "errors",
         ],
     )
+    load_at_start = os.getloadavg()
     needed = WARMUP_BATCHES + ROUNDS * BATCHES_PER_ROUND
     per_tenant = {t: needed for t in [*ENCRYPTED_TENANTS, PLAIN_TENANT]}
     per_tenant[ENCRYPTED_TENANTS[0]] += needed  # t0 serves the 1-tenant and the 10-tenant case
@@ -255,6 +256,9 @@ def main() -> None:
     )
     report.note("PostgreSQL with fsync and synchronous_commit on; SQLite WAL, synchronous=NORMAL")
     report.note(f"client and server share the machine ({os.cpu_count()} CPUs)")
+    loads = [" ".join(f"{v:.1f}" for v in load) for load in (load_at_start, os.getloadavg())]
+    loads_text = " -> ".join(loads)
+    report.note(f"load average (1, 5, 15 min) at start -> end: {loads_text}")
     report.emit()
 
 
