@@ -157,20 +157,35 @@ class EventRepository(ScopedRepository):
             insert(table).returning(table.c.event_id, table.c.seq), rows
         )
         seqs: dict[str, int] = {event_id: seq for event_id, seq in returned.all()}
-        tenant = self.tenant_id
         indexes = [
-            (tenant, path, digest, seqs[e.event_id])
+            (path, digest, seqs[e.event_id])
             for e in events
             for path, digest in e.blind_indexes.items()
         ]
         if indexes:
-            # up to one row per encrypted field and event: straight to the driver's
-            # executemany (the values are plain strings and ints, nothing to convert)
-            connection = await self._session.connection()
-            await connection.exec_driver_sql(
-                _insert_sql(connection.dialect.paramstyle, _BLIND_INDEX_COLUMNS), indexes
-            )
+            await self._add_blind_indexes(indexes)
         return seqs
+
+    async def _add_blind_indexes(self, indexes: Sequence[tuple[str, str, int]]) -> None:
+        """Up to one row per encrypted field and event, so the cheapest way in: one
+        statement with an array per column on PostgreSQL (executemany costs the driver a
+        message per row), the driver's executemany on SQLite (plain strings and ints,
+        nothing for the ORM to convert)."""
+        connection = await self._session.connection()
+        table, *columns = _BLIND_INDEX_COLUMNS
+        if connection.dialect.name == "postgresql":
+            paths, digests, seqs = (list(column) for column in zip(*indexes, strict=True))
+            await connection.exec_driver_sql(
+                f"INSERT INTO {table} ({', '.join(columns)}) SELECT $1, path, digest, seq FROM "
+                "unnest($2::varchar[], $3::varchar[], $4::bigint[]) AS rows(path, digest, seq)",
+                (self.tenant_id, paths, digests, seqs),
+            )
+            return
+        tenant = self.tenant_id
+        await connection.exec_driver_sql(
+            _insert_sql(connection.dialect.paramstyle, _BLIND_INDEX_COLUMNS),
+            [(tenant, path, digest, seq) for path, digest, seq in indexes],
+        )
 
     async def find(self, query: EventQuery) -> list[EventRow]:
         statement = self._where_tenant(select(EventRow), EventRow)
@@ -385,7 +400,10 @@ class RiskRepository(ScopedRepository):
             ),
             RiskScoreRow,
         )
-        ids = {seq: row_id for seq, row_id in (await self._session.execute(stored)).all()}
+        ids: dict[int, int] = {}
+        for seq, row_id in (await self._session.execute(stored)).all():
+            # an event scored again later (the series scorer): its newest row is this one
+            ids[seq] = max(row_id, ids.get(seq, row_id))
         return [ids[seq] for seq in event_seqs]
 
     async def for_events(self, event_ids: Sequence[str]) -> dict[str, RiskScoreRow]:
