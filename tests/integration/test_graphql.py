@@ -5,6 +5,7 @@ dashboard aggregations, GraphiQL, and subscriptions over graphql-transport-ws.""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -244,6 +245,14 @@ async def test_dashboard_aggregations_and_graphiql(deployment: Deployment) -> No
     page = await deployment.client.get("/v1/graphql", headers={"Accept": "text/html"})
     assert page.status_code == 200
     assert "graphiql" in page.text.lower()
+    # the bundled page: scripts and styles from this server only, under the dashboard's CSP
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert "../dashboard/assets/graphiql.js" in sources
+    assert not [s for s in sources if "//" in s and not s.startswith("data:")], sources
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    script = await deployment.client.get("/dashboard/assets/graphiql.js")
+    assert script.status_code == 200
+    assert len(script.content) > 100_000  # GraphiQL, React and graphql-js, minified
 
 
 @pytest.fixture

@@ -63,10 +63,13 @@ class ClientFeed:
 
     def offer(self, delivery: Delivery) -> None:
         channel_filter = self.filters.get(delivery.channel)
-        if channel_filter is None or not channel_filter.matches(
+        if channel_filter is not None and channel_filter.matches(
             delivery.channel, delivery.data, self.default_threshold
         ):
-            return
+            self.take(delivery)
+
+    def take(self, delivery: Delivery) -> None:
+        """Queues a delivery already known to pass this feed's filter."""
         if self.lagging or self._deliveries >= self.capacity:
             # stop here rather than drop the oldest: the session resumes from the last
             # delivery it sent, so nothing in between is skipped
@@ -121,8 +124,20 @@ class StreamHub:
         if not isinstance(seq, int):
             return  # only stored rows (with their resume cursor) are streamed
         delivery = Delivery(channel, seq, message.payload)
+        # one filter decision per distinct filter (most clients share a handful), and the
+        # frame is encoded once, on first use, for every feed that takes it
+        verdicts: dict[tuple[ChannelFilter, float], bool] = {}
         for feed in tuple(feeds):
-            feed.offer(delivery)
+            channel_filter = feed.filters.get(channel)
+            if channel_filter is None:
+                continue
+            key = (channel_filter, feed.default_threshold)
+            verdict = verdicts.get(key)
+            if verdict is None:
+                verdict = channel_filter.matches(channel, delivery.data, feed.default_threshold)
+                verdicts[key] = verdict
+            if verdict:
+                feed.take(delivery)
         self.delivered += len(feeds)
 
     def attach(self, tenant: str, capacity: int = DEFAULT_QUEUE_SIZE) -> ClientFeed:

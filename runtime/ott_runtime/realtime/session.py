@@ -138,6 +138,8 @@ class StreamSession:
         self.transport, self.hub, self.replayer = transport, hub, replayer
         self.settings, self.metrics = settings, metrics
         self.missed_pongs = 0
+        # the per-message path stays cheap: the labelled counter is looked up once
+        self._sent_live = metrics.sent.labels("live") if metrics else None
         self._subscriptions: dict[str, _Subscription] = {}
         self._protocol_errors = 0
 
@@ -295,9 +297,10 @@ class StreamSession:
             if time.monotonic() > subscription.replayed_until:
                 subscription.replayed.clear()
         await self.transport.send_text(delivery.frame)
-        subscription.last_sent = max(subscription.last_sent, delivery.seq)
-        if self.metrics:
-            self.metrics.sent.labels("live").inc()
+        if delivery.seq > subscription.last_sent:
+            subscription.last_sent = delivery.seq
+        if self._sent_live is not None:
+            self._sent_live.inc()
 
     async def _replay(self, scope: TenantScope, request: _Replay, feed: ClientFeed) -> None:
         channel = request.channel

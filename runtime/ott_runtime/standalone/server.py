@@ -34,6 +34,9 @@ def build_server(
         http="httptools",
         lifespan="on",
         proxy_headers=True,
+        # the live stream sends one frame to many clients: with permessage-deflate each
+        # client's copy is compressed separately (its own zlib context), half the fan-out
+        ws_per_message_deflate=False,
         timeout_graceful_shutdown=10,
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
@@ -56,7 +59,9 @@ def run_until_signalled(server: uvicorn.Server) -> None:
 
     previous = signal.signal(signal.SIGTERM, _exit)
     try:
-        asyncio.run(server.serve())
+        # uvicorn's own loop choice (uvloop when installed), as `uvicorn.run` would make it
+        with asyncio.Runner(loop_factory=server.config.get_loop_factory()) as runner:
+            runner.run(server.serve())
     except KeyboardInterrupt:
         pass
     finally:

@@ -8,8 +8,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
+
+from ott_runtime.domain.cursors import encode_cursor
 from ott_runtime.ingest.pubsub import Message
-from ott_runtime.realtime.protocol import CLOSE_HEARTBEAT, CLOSE_UNAUTHORIZED
+from ott_runtime.realtime.hub import Delivery, StreamHub
+from ott_runtime.realtime.protocol import CLOSE_HEARTBEAT, CLOSE_UNAUTHORIZED, ChannelFilter
 from ott_runtime.realtime.session import StreamSession, StreamSettings
 
 from .conftest import KEYS, FakeTransport, Live, ad
@@ -184,3 +188,26 @@ async def test_bad_frames_get_clear_errors_and_the_connection_stays(live: Live) 
     assert codes == ["malformed-json", "invalid-message", "invalid-message", "invalid-cursor"]
     assert "channel" in client.of_type("error")[1]["message"]
     assert "minSeverity" in client.of_type("error")[2]["message"]
+
+
+def test_one_frame_per_message_is_shared_by_every_feed_that_takes_it() -> None:
+    """The hub decides each distinct filter once and hands every matching feed the same
+    delivery (whose frame is encoded once); feeds with other filters get only theirs."""
+    hub = StreamHub()
+    critical = [hub.attach("acme") for _ in range(3)]
+    for feed in critical:
+        feed.filters["violations"] = ChannelFilter.model_validate({"minSeverity": "critical"})
+    regulation = hub.attach("acme")
+    regulation.filters["violations"] = ChannelFilter(regulation="gdpr")
+    events_only = hub.attach("acme")
+    events_only.filters["events"] = ChannelFilter()
+    hub.dispatch(Message("acme", "violations", {"seq": 7, "severity": "critical"}))
+    hub.dispatch(Message("acme", "violations", {"seq": 8, "severity": "low", "regulation": "gdpr"}))
+    taken = [list(feed._items) for feed in critical]
+    assert all(len(items) == 1 for items in taken)
+    first = taken[0][0]
+    assert all(items[0] is first for items in taken)  # one Delivery, one frame
+    assert isinstance(first, Delivery)
+    assert orjson.loads(first.frame)["cursor"] == encode_cursor(7)
+    assert [d.seq for d in regulation._items if isinstance(d, Delivery)] == [8]
+    assert list(events_only._items) == []
