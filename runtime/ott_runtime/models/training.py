@@ -134,10 +134,14 @@ def train_series(
 def load_series(folder: Path, metadata: ModelMetadata) -> SeriesAnomalyDetector:
     """Registry loader: the detector with its forecaster (prime it with recent history)."""
     model = keras().models.load_model(folder / "model.keras", compile=False)
+    forecaster = LstmForecaster.from_parts(model, metadata.params)
+    # the detector's lookback must be the forecaster's (prime and update slice by it)
     detector = SeriesAnomalyDetector(
-        DetectorConfig(threshold=ThresholdConfig(**metadata.params["threshold"]))
+        DetectorConfig(
+            lstm=forecaster.config, threshold=ThresholdConfig(**metadata.params["threshold"])
+        )
     )
-    detector.forecaster = LstmForecaster.from_parts(model, metadata.params)
+    detector.forecaster = forecaster
     return detector
 
 

@@ -1,7 +1,8 @@
 """Model scoring in the runtime: the registry-backed risk scorer and its wiring.
 
 ``install_model_scoring(service, model_dir)`` replaces the service's no-op scorer with a
-:class:`ModelRiskScorer` over ``model_dir`` and starts its refresh job with the service.
+:class:`ModelRiskScorer` over ``model_dir`` and starts its refresh job with the service, and
+starts the live series scorer (:class:`~ott_runtime.scoring.series.SeriesScoring`).
 Nothing here imports TensorFlow: that happens when a tenant's promoted models are loaded.
 """
 
@@ -35,6 +36,7 @@ def install_model_scoring(
         return None
     from ott_runtime.models.registry import DirectoryBackend, ModelRegistry
     from ott_runtime.scoring.models import DEFAULT_REFRESH_SECONDS, ModelRiskScorer
+    from ott_runtime.scoring.series import SeriesScoring
 
     # a micro-batch is too small to gain from intra-op threads; a second one only adds
     # synchronisation (measured: 3.5 vs 7 ms p50 per batch of 100 on two busy cores)
@@ -45,9 +47,11 @@ def install_model_scoring(
         raise ValueError(f"{REFRESH_ENV} must be a number of seconds") from None
     if refresh <= 0:
         raise ValueError(f"{REFRESH_ENV} must be a positive number of seconds")
-    scorer = ModelRiskScorer(
-        ModelRegistry(DirectoryBackend(model_dir)), service.tenants, refresh_seconds=refresh
-    )
+    registry = ModelRegistry(DirectoryBackend(model_dir))
+    scorer = ModelRiskScorer(registry, service.tenants, refresh_seconds=refresh)
     service.pipeline.scorer = scorer
     service.background.append(scorer.run)
+    # the LSTM series detector: events per minute, scored as each minute closes
+    series = SeriesScoring(registry, service, refresh_seconds=refresh)
+    service.background.append(series.run)
     return scorer

@@ -1,4 +1,5 @@
-"""GET /v1/models: which model versions score the tenant's events, and what was refused."""
+"""GET /v1/models: which model versions score the tenant's events, and what was refused;
+``series``: the live events-per-minute detector, its latest forecasts and scores."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter
 from ott_runtime.api.dependencies import Scope, Service
 from ott_runtime.api.problems import ERROR_RESPONSES
 from ott_runtime.scoring.models import ModelRiskScorer
+from ott_runtime.scoring.series import SeriesScoring
 
 router = APIRouter(tags=["models"])
 
@@ -21,7 +23,12 @@ router = APIRouter(tags=["models"])
 async def models(scope: Scope, service: Service) -> dict[str, Any]:
     scorer = service.pipeline.scorer
     if isinstance(scorer, ModelRiskScorer):
-        return {"tenant": scope.tenant_id, **scorer.status(scope.tenant_id)}
+        series = SeriesScoring.of(service)
+        return {
+            "tenant": scope.tenant_id,
+            **scorer.status(scope.tenant_id),
+            "series": series.status(scope.tenant_id) if series else {"enabled": False},
+        }
     return {
         "tenant": scope.tenant_id,
         "enabled": False,

@@ -4,7 +4,9 @@ Reads the tenant's events (payloads decrypted with its keyring, the same way the
 them) and how many rule hits each one had, through a tenant-scoped repository, page by page
 in storage order. From them:
 
-- the metric series: events per one-minute bucket, empty minutes included;
+- the metric series: events per one-minute bucket (:func:`minute_of` of the time the event
+  occurred, UTC), empty minutes included (:func:`minute_series`; the live series scorer
+  counts with the same two functions);
 - the sessions: each viewer's events (the key :func:`session_key` gives the live scorer too),
   split where the viewer paused longer than ``SESSION_GAP_SECONDS``; a session is labelled
   violation-prone (1) when any of its events broke a rule.
@@ -12,7 +14,7 @@ in storage order. From them:
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -62,6 +64,53 @@ class TrainingHistoryRepository(ScopedRepository):
         )
         return {int(seq): int(count) for seq, count in (await self._session.execute(statement))}
 
+    async def times_before(self, before_seq: int, since: datetime, limit: int) -> list[datetime]:
+        """When the newest events stored before ``before_seq`` occurred (at or after
+        ``since``), newest first: what primes the live series scorer."""
+        statement = self._where_tenant(
+            select(EventRow.occurred_at)
+            .where(EventRow.seq < before_seq, EventRow.occurred_at >= since)
+            .order_by(EventRow.occurred_at.desc())
+            .limit(limit),
+            EventRow,
+        )
+        return list((await self._session.scalars(statement)).all())
+
+
+def to_minute(value: Any) -> np.datetime64:
+    """``value`` (a datetime64 of any unit, or its text) as a one-minute datetime64."""
+    minute: np.datetime64 = np.datetime64(value).astype("datetime64[m]")
+    return minute
+
+
+def minute_of(moment: datetime) -> np.datetime64:
+    """The one-minute bucket (UTC) an event that occurred at ``moment`` counts in."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return np.datetime64(aware.astimezone(UTC).replace(tzinfo=None), "m")
+
+
+def minute_series(
+    minutes: npt.NDArray[np.datetime64],
+    weights: npt.ArrayLike | None = None,
+    end: np.datetime64 | None = None,
+) -> tuple[npt.NDArray[np.datetime64], npt.NDArray[np.float64]]:
+    """Events per minute from the first bucket in ``minutes`` to the last (or to ``end``,
+    whose later buckets are left out), empty minutes included. ``weights``: events each
+    entry stands for (default one)."""
+    minutes = np.asarray(minutes, dtype="datetime64[m]")
+    if end is not None:
+        keep = minutes <= end
+        minutes = minutes[keep]
+        weights = None if weights is None else np.asarray(weights)[keep]
+    if not len(minutes):
+        return np.array([], dtype="datetime64[m]"), np.array([], np.float64)
+    first = minutes.min()
+    last = minutes.max() if end is None else to_minute(end)
+    span = np.arange(first, last + np.timedelta64(1, "m"), dtype="datetime64[m]")
+    offsets = (minutes - first).astype(np.int64)
+    counts = np.bincount(offsets, weights=weights, minlength=len(span)).astype(np.float64)
+    return span, counts
+
 
 @dataclass
 class TenantHistory:
@@ -105,7 +154,7 @@ async def load_history(
         for seq, event_id, stored_at, payload in page:
             history.events += 1
             occurred_at = stored_at if stored_at.tzinfo else stored_at.replace(tzinfo=UTC)
-            stamps.append(np.datetime64(occurred_at.astimezone(UTC).replace(tzinfo=None), "m"))
+            stamps.append(minute_of(occurred_at))
             document = cipher.decrypt_document(payload, event_id).document
             key = session_key(document)
             if key is None:
@@ -117,14 +166,7 @@ async def load_history(
                 continue
             by_viewer[key].append((event, seq in hits))
         after = page[-1][0]
-    if stamps:
-        minutes = np.array(stamps, dtype="datetime64[m]")
-        first, last = minutes.min(), minutes.max()
-        history.minutes = np.arange(first, last + np.timedelta64(1, "m"), dtype="datetime64[m]")
-        counted = Counter((minutes - first).astype(np.int64).tolist())
-        history.counts = np.zeros(len(history.minutes), np.float64)
-        for offset, count in counted.items():
-            history.counts[offset] = count
+    history.minutes, history.counts = minute_series(np.array(stamps, dtype="datetime64[m]"))
     sessions, labels = split_sessions(by_viewer.values())
     history.sessions, history.labels = sessions, labels
     return history
@@ -151,3 +193,20 @@ def split_sessions(
             sessions.append(current)
             labels.append(int(violated))
     return sessions, np.array(labels, dtype=np.int64)
+
+
+async def recent_series(
+    store: Store, tenant: str, before_seq: int, end: np.datetime64, minutes: int, max_events: int
+) -> tuple[npt.NDArray[np.datetime64], npt.NDArray[np.float64]]:
+    """The tenant's events per minute over at most ``minutes`` minutes up to ``end``
+    (included), counting the events stored before ``before_seq`` only. When ``max_events``
+    cut the read short, the oldest minute read (perhaps partly) is left out."""
+    end = to_minute(end)
+    since = (end - np.timedelta64(minutes, "m")).astype("datetime64[s]").astype(datetime)
+    async with store.read(TenantScope(tenant)) as data:
+        repository = data.repository(TrainingHistoryRepository)
+        times = await repository.times_before(before_seq, since.replace(tzinfo=UTC), max_events)
+    stamps = np.array([minute_of(moment) for moment in times], dtype="datetime64[m]")
+    if len(times) >= max_events:
+        stamps = stamps[stamps > stamps.min()]
+    return minute_series(stamps, end=end)
