@@ -5,7 +5,7 @@ stretch of the series (NAB's probationary period: 15 % of it, at most 750 rows),
 the rest causally and is fine-tuned on recent history every ``refit_every`` rows. Its one-step
 residuals, the seasonal deviation of the value and range breakouts become one score per row
 (:mod:`.threshold`), and an onset gate reports each excursion once; after an onset, lower
-scores stay silent for a rest period (on a whole series: half the warm-up, at least
+scores stay silent for a rest period (on a whole series: the warm-up's length, at least
 ``ThresholdConfig.rest``).
 """
 
@@ -46,7 +46,7 @@ class DetectorConfig:
     refit_every: int = 1500
     refit_history: int = 3000
     refit_epochs: int = 2
-    rest_warmups: float = 0.5  # on a whole series: rest period = this many warm-up lengths
+    rest_warmups: float = 1.0  # on a whole series: rest period = this many warm-up lengths
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,11 @@
 
 A one-step forecaster follows a series that stops following its daily curve (its inputs are
 the last few steps, which stay plausible), so a broken daily pattern hardly shows in its
-residuals. Here the value, smoothed by a rolling median over a twenty-fourth of a day (which
-also ignores short spikes), is compared with the same time yesterday; counts (a series that
-was never negative while warming up) are compared on a log scale, so a weekly swing in volume
-is one steady ratio rather than a deviation that follows the daily curve. Rows that deviate
+residuals. Here the value, smoothed by a rolling median over a twenty-fourth of a day, at
+least six rows (which also ignores short spikes), is compared with the same time yesterday;
+counts (a series that was never negative while warming up) are compared on a log scale, so a
+weekly swing in volume is one steady ratio rather than a deviation that follows the daily
+curve. Rows that deviate
 (robust z-score above ``seasonal_clean_z``) are remembered as the value they were expected to
 have and stay out of the deviation statistics, so an anomaly neither comes back as a "ghost"
 one day later nor widens the band for the next one; a deviation that lasts longer than a day
@@ -45,7 +46,8 @@ class SeasonalDeviation:
         self.period = period
         self.log_scale = log_scale
         self.flagged_run = 0  # consecutive rows remembered as expected
-        self.smooth = max(1, round(period * config.seasonal_smooth)) if period else 1
+        smooth = round(period * config.seasonal_smooth)
+        self.smooth = max(config.seasonal_min_smooth, smooth) if period else 1
         self.recent = RingBuffer(self.smooth)
         self.memory: deque[float] = deque(maxlen=max(period, 1))  # cleaned smoothed values
         self.deviations = RingBuffer(config.seasonal_window)

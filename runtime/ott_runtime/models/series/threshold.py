@@ -34,13 +34,14 @@ class ThresholdConfig:
     window: int = 1000  # residuals kept for the rolling median and IQR
     min_history: int = 30  # residuals needed before a residual gets a z-score
     z_clip: float = 20.0  # larger z-scores carry no more information
-    short_window: int = 5  # rows in the short-term mean of the z-scores
+    short_window: int = 10  # rows in the short-term mean of the z-scores
     long_window: int = 8000  # short-term means kept for their long-term Gaussian
     long_min_history: int = 100
     likelihood_half: float = 5.0  # -log10 tail probability that maps to score 0.5
     breakout_margin: float = 0.01  # beyond the range seen by this share of the range
     breakout_min_z: float = 3.0  # a new extreme counts only when the forecast missed it too
     seasonal_smooth: float = 1 / 24  # smoothing window, as a share of the daily period
+    seasonal_min_smooth: int = 6  # rows, at least (hourly data: six hours)
     seasonal_window: int = 2000  # seasonal deviations kept for their median and IQR
     seasonal_clean_z: float = 4.0  # rows this far off are remembered as their expected value
     seasonal_z_half: float = 12.0  # robust z of the seasonal deviation that maps to 0.5
