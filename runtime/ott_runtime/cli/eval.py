@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -61,21 +62,26 @@ def _run_nab(console: Any, corpus: Path, categories: set[str] | None) -> dict[st
 
     from ott_runtime.models.evaluation.runs import NAB_ANCHORS, evaluate_nab
 
+    started = time.perf_counter()
     with console.status("NAB") as status:
         score = evaluate_nab(
             corpus, categories=categories, progress=lambda n: status.update(f"NAB {n}")
         )
+    seconds = time.perf_counter() - started
     table = Table(title=f"NAB ({corpus}), normalised: null 0, perfect 100")
     profiles = list(score.profiles)
     table.add_column("detector")
     for profile in profiles:
         table.add_column(profile, justify="right")
     table.add_row(
-        "this LSTM detector", *(f"{score.overall[p]:.1f}" for p in profiles), style="bold"
+        "this detector (LSTM)", *(f"{score.overall[p]:.1f}" for p in profiles), style="bold"
     )
     for name, anchor in NAB_ANCHORS.items():
         table.add_row(f"{name} (anchor)", *(f"{anchor[p]:.1f}" for p in profiles))
-    table.caption = "anchors: NAB's published detectors on the whole shared 29-file subset"
+    table.caption = (
+        "anchors: NAB's published detectors on the whole shared 29-file subset; "
+        f"this run: {seconds:.0f} s"
+    )
     console.print(table)
     per_category = Table(title="NAB per category (score; windows hit/missed; false positives)")
     per_category.add_column("category")
@@ -89,7 +95,12 @@ def _run_nab(console: Any, corpus: Path, categories: set[str] | None) -> dict[st
             cells.append(f"{shown}  {item.tp}/{item.fn}  fp {item.fp}")
         per_category.add_row(category, *cells)
     console.print(per_category)
-    return {"corpus": str(corpus), "profiles": score.to_json(), "anchors": NAB_ANCHORS}
+    return {
+        "corpus": str(corpus),
+        "profiles": score.to_json(),
+        "anchors": NAB_ANCHORS,
+        "seconds": round(seconds, 1),
+    }
 
 
 def _run_ott(console: Any, seed: int) -> dict[str, Any]:

@@ -123,3 +123,15 @@ def test_too_short_series_is_refused() -> None:
     stamps, values = seasonal(100)
     with pytest.raises(ValueError, match="too short"):
         SeriesAnomalyDetector(TINY).score_series(stamps, values)
+
+
+def test_a_broken_daily_pattern_is_caught_where_each_step_looks_plausible() -> None:
+    stamps, values = seasonal()
+    broken = values.copy()
+    broken[700:790] = 100 + np.random.default_rng(4).normal(0, 3, 90)  # the cycle flattens
+    detector = SeriesAnomalyDetector(TINY)
+    scores = detector.score_series(stamps, broken)
+    alerts = np.flatnonzero(scores >= detector.config.threshold.alert_level)
+    assert len(alerts) >= 1
+    assert 700 <= alerts[0] < 800
+    assert (alerts < 700).sum() == 0
