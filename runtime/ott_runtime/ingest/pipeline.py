@@ -22,7 +22,9 @@ from sqlalchemy.exc import IntegrityError
 
 from ott_runtime.ingest.batch import TypeValidator, ValidEvent, parse_body, validate_batch
 from ott_runtime.ingest.errors import IngestError
-from ott_runtime.ingest.pubsub import Broker, Message
+from ott_runtime.ingest.publishing import publish_batch
+from ott_runtime.ingest.publishing import violation_json as violation_json  # re-exported
+from ott_runtime.ingest.pubsub import Broker
 from ott_runtime.ingest.scoring import NoRiskScorer, RiskScore, RiskScorer, ScoringInput
 from ott_runtime.ingest.tenants import Hit, TenantRegistry, TenantRuntime
 from ott_runtime.storage import (
@@ -37,7 +39,6 @@ from ott_runtime.storage.rollups import ViolationRollups
 from ott_runtime.telemetry import attributes as attr
 from ott_runtime.telemetry import (
     bound_tenant,
-    current_traceparent,
     set_span_attributes,
     start_span,
 )
@@ -350,62 +351,12 @@ class IngestPipeline:
             }
             for s in new_scores
         ]
-        self._publish(scope.tenant_id, result, new_events, seqs, violation_rows, risk_ids)
+        publish_batch(
+            self.broker,
+            scope.tenant_id,
+            new_events,
+            seqs,
+            list(zip(result.violations, violation_rows, strict=True)),
+            list(zip(result.risk, risk_ids, strict=True)),
+        )
         return result
-
-    def _publish(
-        self,
-        tenant: str,
-        result: IngestResult,
-        events: Sequence[NewEvent],
-        seqs: Mapping[str, int],
-        violation_rows: Sequence[Any],
-        risk_ids: Sequence[int],
-    ) -> None:
-        count = len(events) + len(result.violations) + len(result.risk)
-        with start_span("ottc.stream.publish", {attr.TENANT: tenant, attr.MESSAGE_COUNT: count}):
-            # lets a live client find the trace of the ingest that produced a message
-            traceparent = current_traceparent()
-            trace = {"traceparent": traceparent} if traceparent else {}
-            # "seq": the stored row's monotonic id, the live stream's resume cursor
-            for event in events:  # protected fields stay ciphertext even on the live stream
-                self.broker.publish(
-                    Message(
-                        tenant,
-                        "events",
-                        {
-                            "seq": seqs[event.event_id],
-                            "id": event.event_id,
-                            "type": event.type,
-                            "timestamp": event.occurred_at.isoformat(),
-                            "contentId": event.content_id,
-                            **trace,
-                        },
-                    )
-                )
-            for violation, row in zip(result.violations, violation_rows, strict=True):
-                self.broker.publish(
-                    Message(tenant, "violations", {"seq": row.seq, **violation, **trace})
-                )
-            for risk, risk_id in zip(result.risk, risk_ids, strict=True):
-                self.broker.publish(Message(tenant, "risk", {"seq": risk_id, **risk, **trace}))
-
-
-def violation_json(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "eventId": row.event_id,
-        "eventType": row.event_type,
-        "regulation": row.regulation,
-        "ruleId": row.rule_id,
-        "severity": row.severity,
-        "message": row.message,
-        "reference": row.reference,
-        "contentId": row.content_id,
-        "occurredAt": row.occurred_at.isoformat(),
-        "createdAt": row.created_at.isoformat(),
-        "acknowledged": row.acknowledged_at is not None,
-        "acknowledgedAt": row.acknowledged_at.isoformat() if row.acknowledged_at else None,
-        "acknowledgedBy": row.acknowledged_by,
-        "note": row.ack_note,
-    }

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from ott_runtime.domain.regulation import Severity
-from ott_runtime.ingest.pipeline import violation_json
+from ott_runtime.ingest.publishing import violation_json
 from ott_runtime.ingest.tenants import TenantRuntime
 from ott_runtime.storage import Database, NewRiskScore, TenantData
 from ott_runtime.storage.scope import ScopedRepository

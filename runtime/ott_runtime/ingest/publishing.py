@@ -1,0 +1,70 @@
+"""What a committed ingest announces on the broker (the live stream, webhooks' wake-up,
+the cross-replica fan-out), and the JSON form of a stored violation that the API, the
+stream's replay and the webhooks share."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ott_runtime.ingest.pubsub import Broker, Message
+from ott_runtime.storage import NewEvent
+from ott_runtime.telemetry import attributes as attr
+from ott_runtime.telemetry import current_traceparent, start_span
+
+
+def publish_batch(
+    broker: Broker,
+    tenant: str,
+    events: Sequence[NewEvent],
+    seqs: Mapping[str, int],
+    violations: Sequence[tuple[dict[str, Any], Any]],
+    risks: Sequence[tuple[dict[str, Any], int]],
+) -> None:
+    """One message per stored event, violation (its JSON with the stored row) and risk
+    score (its JSON with the row id); call only after the commit."""
+    count = len(events) + len(violations) + len(risks)
+    with start_span("ottc.stream.publish", {attr.TENANT: tenant, attr.MESSAGE_COUNT: count}):
+        # lets a live client find the trace of the ingest that produced a message
+        traceparent = current_traceparent()
+        trace = {"traceparent": traceparent} if traceparent else {}
+        # "seq": the stored row's monotonic id, the live stream's resume cursor
+        for event in events:  # protected fields stay ciphertext even on the live stream
+            broker.publish(
+                Message(
+                    tenant,
+                    "events",
+                    {
+                        "seq": seqs[event.event_id],
+                        "id": event.event_id,
+                        "type": event.type,
+                        "timestamp": event.occurred_at.isoformat(),
+                        "contentId": event.content_id,
+                        **trace,
+                    },
+                )
+            )
+        for violation, row in violations:
+            broker.publish(Message(tenant, "violations", {"seq": row.seq, **violation, **trace}))
+        for risk, risk_id in risks:
+            broker.publish(Message(tenant, "risk", {"seq": risk_id, **risk, **trace}))
+
+
+def violation_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "eventId": row.event_id,
+        "eventType": row.event_type,
+        "regulation": row.regulation,
+        "ruleId": row.rule_id,
+        "severity": row.severity,
+        "message": row.message,
+        "reference": row.reference,
+        "contentId": row.content_id,
+        "occurredAt": row.occurred_at.isoformat(),
+        "createdAt": row.created_at.isoformat(),
+        "acknowledged": row.acknowledged_at is not None,
+        "acknowledgedAt": row.acknowledged_at.isoformat() if row.acknowledged_at else None,
+        "acknowledgedBy": row.acknowledged_by,
+        "note": row.ack_note,
+    }
