@@ -50,7 +50,8 @@ REGULATION = {
                 "appliesTo": ["ad.impression"],
                 "when": "has(event.viewer.isKidsProfile) && event.viewer.isKidsProfile"
                 " && has(event.ad.targeted) && event.ad.targeted",
-                "message": "Targeted ad shown on a kids profile",
+                # quotes an encrypted field: the stored message must not hold it in the clear
+                "message": "Targeted ad shown on a kids profile (viewer {{event.viewer.id}})",
                 "reference": "COPPA 16 CFR 312.5",
             },
             {

@@ -85,6 +85,10 @@ async def test_ingest_runs_rules_encrypts_and_reads_back(deployment: Deployment)
         is_ciphertext(p["viewer"]["id"]) and is_ciphertext(p["device"]["ip"]) for p in stored
     )
     assert "viewer-1@example.com" not in json.dumps(stored)
+    async with deployment.service.database.engine.connect() as connection:
+        messages = [r[0] for r in await connection.execute(text("SELECT message FROM violations"))]
+    kids = [m for m in messages if m.startswith("Targeted ad")]
+    assert kids == ["Targeted ad shown on a kids profile (viewer [encrypted])"]
 
     by_viewer = await deployment.client.get(
         "/v1/events",

@@ -213,6 +213,29 @@ def test_evaluate_renders_messages_and_only_matching_types() -> None:
     assert COMPILED.evaluate({"type": "grievance.filed"}) == []
 
 
+def test_messages_never_quote_an_encrypted_field() -> None:
+    """The event stores viewer.email encrypted: a message must not store it in the clear,
+    whether it names the field, an object holding it, or a field beside it (allowed)."""
+    spec = tenant(
+        [],
+        [
+            rule("direct", "event.ad.targeted", message="sent to {{event.viewer.email}}"),
+            rule("holder", "event.ad.targeted", message="viewer {{event.viewer}}"),
+            rule("beside", "event.ad.targeted", message="kids: {{event.viewer.isKidsProfile}}"),
+        ],
+    )
+    event = {**ad(targeted=True), "viewer": {"email": "kid@example.com", "isKidsProfile": True}}
+    hits = compile_rules(resolve_rules(spec, {}), redact=["viewer.email"]).evaluate(event)
+    messages = {h.rule_id: h.message for h in hits}
+    assert messages == {
+        "direct": "sent to [encrypted]",
+        "holder": "viewer [encrypted]",
+        "beside": "kids: true",
+    }
+    plain = compile_rules(resolve_rules(spec, {})).evaluate(event)  # nothing encrypted
+    assert {h.rule_id: h.message for h in plain}["direct"] == "sent to kid@example.com"
+
+
 def test_missing_field_means_rule_does_not_apply_and_is_counted() -> None:
     compiled = compile_rules(resolve_rules(tenant([{"name": "ads"}]), SETS))
     event = {"type": "ad.impression", "time": "2026-11-26T14:00:00Z", "ad": {"targeted": True}}

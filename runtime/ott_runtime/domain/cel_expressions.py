@@ -374,14 +374,25 @@ def template_paths(template: str) -> Iterator[tuple[int, str]]:
         yield match.start(1), match.group(1)
 
 
-def render_template(template: str, scopes: Mapping[str, Any]) -> str:
-    """Fill ``{{params.x}}``, ``{{event.a.b}}``, ``{{aggregates.y}}``; unknown -> ``?``."""
+REDACTED = "[encrypted]"
+
+
+def render_template(
+    template: str, scopes: Mapping[str, Any], hidden: frozenset[str] = frozenset()
+) -> str:
+    """Fill ``{{params.x}}``, ``{{event.a.b}}``, ``{{aggregates.y}}``; unknown -> ``?``.
+    A path in ``hidden``, below one, or above one (an object holding it) gives REDACTED."""
     if "{{" not in template:
         return template
 
     def fill(match: re.Match[str]) -> str:
+        path = match.group(1)
+        if hidden and any(
+            path == h or path.startswith(f"{h}.") or h.startswith(f"{path}.") for h in hidden
+        ):
+            return REDACTED
         value: Any = scopes
-        for part in match.group(1).split("."):
+        for part in path.split("."):
             if not isinstance(value, Mapping) or part not in value:
                 return "?"
             value = value[part]

@@ -15,7 +15,7 @@ applies is visible. A rule that must treat absence as a violation says so with
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -201,8 +201,10 @@ class CompiledRules:
         resolved: ResolvedRules,
         by_type: dict[str, tuple[_CompiledRule, ...]],
         aggregate_aliases: dict[str, str],
+        hidden: frozenset[str] = frozenset(),
     ) -> None:
         self.resolved = resolved
+        self._hidden = hidden
         self.stats = EvaluationStats()
         self._by_type = by_type
         # Per event type, the event fields its rules read: only those are converted.
@@ -315,7 +317,7 @@ class CompiledRules:
                         regulation=rule.regulation,
                         rule_id=rule.id,
                         severity=rule.severity,
-                        message=render_template(rule.message, scopes),
+                        message=render_template(rule.message, scopes, self._hidden),
                         reference=rule.reference,
                     )
                 )
@@ -325,8 +327,12 @@ class CompiledRules:
         return hits
 
 
-def compile_rules(resolved: ResolvedRules) -> CompiledRules:
-    """Compile every rule; raise ``RuleCompileError`` listing the errors of ALL rules."""
+def compile_rules(resolved: ResolvedRules, redact: Iterable[str] = ()) -> CompiledRules:
+    """Compile every rule; raise ``RuleCompileError`` listing the errors of ALL rules.
+
+    ``redact`` names event field paths (the tenant's encrypted fields): a violation message
+    that quotes one, or an object holding one, shows ``[encrypted]`` instead, so a rule's
+    message template cannot store plaintext that the event itself stores encrypted."""
     errors: list[RuleError] = []
     by_type: dict[str, list[_CompiledRule]] = {}
     aggregate_aliases: dict[str, str] = {}
@@ -359,4 +365,5 @@ def compile_rules(resolved: ResolvedRules) -> CompiledRules:
         resolved,
         {t: tuple(items) for t, items in by_type.items()},
         aggregate_aliases,
+        hidden=frozenset(f"event.{path}" for path in redact),
     )

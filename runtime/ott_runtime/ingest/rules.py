@@ -46,7 +46,7 @@ def runtime_from_resolved(
     return TenantRuntime(
         name=name,
         spec=spec,
-        rules=CompiledRuleEvaluator(compile_rules(resolved)),
+        rules=CompiledRuleEvaluator(compile_rules(resolved, redact=spec.encryption.fields)),
         windows=WindowAggregator.for_rules(resolved),
         keys=keys,
         windows_factory=lambda: WindowAggregator.for_rules(resolved),
