@@ -4,8 +4,10 @@ Three signals, each computed from the rows up to the current one only:
 
 * **Residual likelihood** (Numenta's "anomaly likelihood", Ahmad et al. 2017): the LSTM's
   one-step residual becomes a robust z-score against the median and IQR of the residuals before
-  it; the short-term mean of those z-scores is compared with the long-term distribution of such
-  means (a rolling Gaussian), and the tail probability becomes the score. A lone large residual
+  it (the spread no narrower than 5 % of the series' own IQR, so a near-perfect forecast of a
+  clean synthetic series does not turn rounding noise into alarms); the short-term mean of
+  those z-scores is compared with the long-term distribution of such means (a rolling
+  Gaussian), and the tail probability becomes the score. A lone large residual
   in a noisy stretch scores lower than a run of moderately large ones in a quiet one.
 * **Seasonal deviation** (:mod:`.seasonal`): the smoothed value against the same time of day
   the day before, so a broken daily pattern shows even when each step is well forecast.
@@ -34,6 +36,7 @@ class ThresholdConfig:
     window: int = 1000  # residuals kept for the rolling median and IQR
     min_history: int = 30  # residuals needed before a residual gets a z-score
     z_clip: float = 20.0  # larger z-scores carry no more information
+    scale_floor: float = 0.05  # smallest residual spread, in units of the series' IQR
     short_window: int = 10  # rows in the short-term mean of the z-scores
     long_window: int = 8000  # short-term means kept for their long-term Gaussian
     long_min_history: int = 100
@@ -96,7 +99,8 @@ class ResidualLikelihood:
 
     def step(self, residual: float) -> float:
         cfg = self.config
-        z = min(abs(robust_z(residual, self.residuals, cfg.min_history)), cfg.z_clip)
+        z = robust_z(residual, self.residuals, cfg.min_history, cfg.scale_floor)
+        z = min(abs(z), cfg.z_clip)
         self.residuals.push(residual)
         self.recent_z.push(z)
         short_mean = float(self.recent_z.values().mean())
