@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import tempfile
@@ -136,11 +137,12 @@ def load_series(folder: Path, metadata: ModelMetadata) -> SeriesAnomalyDetector:
     model = keras().models.load_model(folder / "model.keras", compile=False)
     forecaster = LstmForecaster.from_parts(model, metadata.params)
     # the detector's lookback must be the forecaster's (prime and update slice by it)
-    detector = SeriesAnomalyDetector(
-        DetectorConfig(
-            lstm=forecaster.config, threshold=ThresholdConfig(**metadata.params["threshold"])
-        )
-    )
+    # threshold settings are code, not weights: keys a newer detector no longer has are
+    # dropped rather than refusing a model whose network is still good
+    known = {f.name for f in dataclasses.fields(ThresholdConfig)}
+    saved = metadata.params.get("threshold") or {}
+    threshold = ThresholdConfig(**{k: v for k, v in saved.items() if k in known})
+    detector = SeriesAnomalyDetector(DetectorConfig(lstm=forecaster.config, threshold=threshold))
     detector.forecaster = forecaster
     return detector
 

@@ -145,3 +145,32 @@ def test_trained_keras_model_round_trips_through_the_registry(
     residuals = detector.forecaster.residuals(stamps.astype("datetime64[ns]"), values)
     assert residuals.shape == (300 - 8,)
     assert np.isfinite(residuals).all()
+
+
+def test_a_series_model_saved_with_older_threshold_settings_still_loads(
+    registry: ModelRegistry,
+) -> None:
+    """Threshold settings are code, not weights: a key the detector no longer has (here the
+    old ``z_half``) is dropped, the network and the known settings are kept."""
+    import json
+
+    from ott_runtime.models.series.detector import DetectorConfig
+    from ott_runtime.models.series.lstm import FEATURE_SCHEMA, LstmConfig
+    from ott_runtime.models.training import SERIES_MODEL, load_series, train_series
+
+    stamps = (np.datetime64("2026-01-05") + np.arange(200) * np.timedelta64(10, "m")).astype(
+        "datetime64[ns]"
+    )
+    values = 50 + 10 * np.sin(np.arange(200) / 23)
+    config = DetectorConfig(lstm=LstmConfig(lookback=8, units=4, epochs=1))
+    stored = train_series(registry, "acme", stamps, values, config)
+    metadata_file = next(registry.backend.root.rglob("metadata.json"))
+    document = json.loads(metadata_file.read_text())
+    document["params"]["threshold"] = {"z_half": 6.0, "window": 321}
+    metadata_file.write_text(json.dumps(document))
+    detector, meta = registry.load(
+        "acme", SERIES_MODEL, load_series, expect_schema=list(FEATURE_SCHEMA)
+    )
+    assert meta.version == stored.version
+    assert detector.config.threshold.window == 321
+    assert not hasattr(detector.config.threshold, "z_half")

@@ -185,7 +185,8 @@ class SeriesAnomalyDetector:
         values = np.array([v for _, v in self._recent], dtype=np.float64)
         residual = float(self.forecaster.residuals(stamps, values)[-1])
         assert self.forecaster.scaler is not None
-        actual_scaled = float(self.forecaster.scaler.transform(values[-1:])[0])
+        # the residual is against the clipped value, so the forecast is too
+        actual_scaled = float(self.forecaster.scaled(values[-1:])[0])
         forecast = float(self.forecaster.scaler.inverse(np.array([actual_scaled - residual]))[0])
         score, onset = self.scorer.step(float(value), residual)
         alert = onset >= self.config.threshold.alert_level

@@ -20,6 +20,7 @@ FloatArray = npt.NDArray[np.float64]
 Timestamps = npt.NDArray[np.datetime64]
 CALENDAR_FEATURES = ("hour_sin", "hour_cos", "weekday_sin", "weekday_cos")
 FEATURE_SCHEMA = ("value", *CALENDAR_FEATURES)
+SCALED_LIMIT = 20.0  # standardised units beyond which a value is clipped
 
 
 def calendar_features(timestamps: Timestamps) -> FloatArray:
@@ -112,8 +113,7 @@ class LstmForecaster:
             seed_everything(cfg.seed)
             self.scaler = Scaler.fit(values)
             self.model = self.build()
-        assert self.scaler is not None
-        scaled = np.clip(self.scaler.transform(values), -20, 20)
+        scaled = self.scaled(values)
         inputs = windows(scaled, calendar_features(timestamps), cfg.lookback)
         targets = scaled[cfg.lookback :].astype(np.float32)
         k = keras()
@@ -134,12 +134,18 @@ class LstmForecaster:
         self.history.extend(losses)
         return losses
 
+    def scaled(self, values: FloatArray) -> FloatArray:
+        """Values in the units the network sees: standardised, clipped so that one absurd
+        value cannot swamp a window (residuals and forecasts are in these units)."""
+        assert self.scaler is not None
+        return np.clip(self.scaler.transform(values), -SCALED_LIMIT, SCALED_LIMIT)
+
     def residuals(self, timestamps: Timestamps, values: FloatArray) -> FloatArray:
         """Actual minus forecast, in scaled units, for rows lookback..n-1 (each forecast sees
         only the rows before it)."""
         if self.model is None or self.scaler is None:
             raise RuntimeError("forecaster is not fitted")
-        scaled = np.clip(self.scaler.transform(values), -20, 20)
+        scaled = self.scaled(values)
         inputs = windows(scaled, calendar_features(timestamps), self.config.lookback)
         if self._forward is None or self._forward[0] is not self.model:
             self._forward = (self.model, inference_function(self.model))
