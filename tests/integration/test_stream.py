@@ -197,3 +197,40 @@ async def test_an_event_ingested_through_one_replica_reaches_a_client_of_another
     violations = [f["data"]["eventId"] for f in frames if f.get("channel") == "violations"]
     assert events == [f"a{i}" for i in range(6)]
     assert violations == ["a0", "a2", "a4"]
+
+
+async def test_a_client_of_a_third_replica_sees_concurrent_ingests_in_commit_order(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """Two replicas ingest for one tenant at once; a client of a third receives every event
+    once and in increasing seq, so its resume cursor can never pass a row it was not sent
+    (the batches are NOTIFYed inside their own transactions)."""
+    database_url = await _fresh_database(postgres)
+    config, state = write_config(tmp_path / "config"), tmp_path / "state"
+    prepared = standalone_config([config], state, database_url)
+    database = Database(prepared.database_url)
+    await database.migrate()
+    await database.close()
+    writers = [Runtime(config, state, database_url) for _ in range(2)]
+    reader = Runtime(config, state, database_url)
+    replicas = [*writers, reader]
+    try:
+        await asyncio.gather(*(asyncio.to_thread(r.ready) for r in replicas))
+        async with client(reader, **{"X-API-Key": reader.api_key}) as socket:
+            await socket.send(orjson.dumps({"type": "subscribe", "channel": "events"}).decode())
+            await frames_until(socket, "replayed")
+            await asyncio.gather(
+                *(
+                    ingest(writer, *(ad(f"w{w}-b{b}-{i}") for i in range(5)))
+                    for b in range(8)
+                    for w, writer in enumerate(writers)
+                )
+            )
+            frames = await frames_until(socket, "message", 80)
+    finally:
+        for replica in replicas:
+            replica.stop()
+    seqs = [f["data"]["seq"] for f in frames if f.get("channel") == "events"]
+    assert len(seqs) == 80
+    assert seqs == sorted(seqs)
+    assert len(set(seqs)) == 80

@@ -22,9 +22,9 @@ from sqlalchemy.exc import IntegrityError
 
 from ott_runtime.ingest.batch import TypeValidator, ValidEvent, parse_body, validate_batch
 from ott_runtime.ingest.errors import IngestError
-from ott_runtime.ingest.publishing import publish_batch
+from ott_runtime.ingest.publishing import batch_messages, publish_batch
 from ott_runtime.ingest.publishing import violation_json as violation_json  # re-exported
-from ott_runtime.ingest.pubsub import Broker
+from ott_runtime.ingest.pubsub import Broker, Message
 from ott_runtime.ingest.scoring import NoRiskScorer, RiskScore, RiskScorer, ScoringInput
 from ott_runtime.ingest.tenants import Hit, TenantRegistry, TenantRuntime
 from ott_runtime.storage import (
@@ -50,6 +50,8 @@ TransactionHook = Callable[
     [TenantData, TenantRuntime, Sequence[Any], Sequence[tuple[int, NewRiskScore]]],
     Awaitable[None],
 ]
+# sends a batch's live messages to the other replicas from inside its transaction
+Announcer = Callable[[TenantData, Sequence[Message]], Awaitable[None]]
 
 
 @dataclass
@@ -98,6 +100,7 @@ class IngestPipeline:
         self.scorer: RiskScorer = scorer or NoRiskScorer()
         # run inside the ingest transaction, after the rows are written; they commit with it
         self.transaction_hooks: list[TransactionHook] = []
+        self.announcer: Announcer | None = None
 
     def runtime(self, scope: TenantScope) -> TenantRuntime:
         runtime = self.tenants.get(scope.tenant_id)
@@ -338,25 +341,29 @@ class IngestPipeline:
                 bytes_in=body_bytes,
                 rule_evaluations=result.rule_evaluations,
             )
+            result.violations = [violation_json(row) for row in violation_rows]
+            result.risk = [
+                {
+                    "eventId": s.event_id,
+                    "score": s.score,
+                    "model": s.model,
+                    "explanation": s.explanation,
+                }
+                for s in new_scores
+            ]
+            messages = batch_messages(
+                scope.tenant_id,
+                new_events,
+                seqs,
+                list(zip(result.violations, violation_rows, strict=True)),
+                list(zip(result.risk, risk_ids, strict=True)),
+                notified=self.announcer is not None,
+            )
+            if self.announcer is not None and messages:
+                # delivered to the other replicas at commit, in commit order (see fanout)
+                await self.announcer(data, messages)
         result.timings_ms["store"] = (time.perf_counter() - stage_started) * 1000
-        # committed: only now is anything announced
+        # committed: only now is anything announced here
         result.accepted = [e.event_id for e in new_events]
-        result.violations = [violation_json(row) for row in violation_rows]
-        result.risk = [
-            {
-                "eventId": s.event_id,
-                "score": s.score,
-                "model": s.model,
-                "explanation": s.explanation,
-            }
-            for s in new_scores
-        ]
-        publish_batch(
-            self.broker,
-            scope.tenant_id,
-            new_events,
-            seqs,
-            list(zip(result.violations, violation_rows, strict=True)),
-            list(zip(result.risk, risk_ids, strict=True)),
-        )
+        publish_batch(self.broker, scope.tenant_id, messages)
         return result

@@ -13,41 +13,56 @@ from ott_runtime.telemetry import attributes as attr
 from ott_runtime.telemetry import current_traceparent, start_span
 
 
-def publish_batch(
-    broker: Broker,
+def batch_messages(
     tenant: str,
     events: Sequence[NewEvent],
     seqs: Mapping[str, int],
     violations: Sequence[tuple[dict[str, Any], Any]],
     risks: Sequence[tuple[dict[str, Any], int]],
-) -> None:
+    *,
+    notified: bool = False,
+) -> list[Message]:
     """One message per stored event, violation (its JSON with the stored row) and risk
-    score (its JSON with the row id); call only after the commit."""
-    count = len(events) + len(violations) + len(risks)
-    with start_span("ottc.stream.publish", {attr.TENANT: tenant, attr.MESSAGE_COUNT: count}):
-        # lets a live client find the trace of the ingest that produced a message
-        traceparent = current_traceparent()
-        trace = {"traceparent": traceparent} if traceparent else {}
-        # "seq": the stored row's monotonic id, the live stream's resume cursor
-        for event in events:  # protected fields stay ciphertext even on the live stream
-            broker.publish(
-                Message(
-                    tenant,
-                    "events",
-                    {
-                        "seq": seqs[event.event_id],
-                        "id": event.event_id,
-                        "type": event.type,
-                        "timestamp": event.occurred_at.isoformat(),
-                        "contentId": event.content_id,
-                        **trace,
-                    },
-                )
-            )
-        for violation, row in violations:
-            broker.publish(Message(tenant, "violations", {"seq": row.seq, **violation, **trace}))
-        for risk, risk_id in risks:
-            broker.publish(Message(tenant, "risk", {"seq": risk_id, **risk, **trace}))
+    score (its JSON with the row id), in id order per topic; ``notified``: the other
+    replicas get them from the ingest transaction itself."""
+    # lets a live client find the trace of the ingest that produced a message
+    traceparent = current_traceparent()
+    trace = {"traceparent": traceparent} if traceparent else {}
+    # "seq": the stored row's monotonic id, the live stream's resume cursor
+    messages = [  # protected fields stay ciphertext even on the live stream
+        Message(
+            tenant,
+            "events",
+            {
+                "seq": seqs[event.event_id],
+                "id": event.event_id,
+                "type": event.type,
+                "timestamp": event.occurred_at.isoformat(),
+                "contentId": event.content_id,
+                **trace,
+            },
+            notified,
+        )
+        for event in events
+    ]
+    messages.extend(
+        Message(tenant, "violations", {"seq": row.seq, **violation, **trace}, notified)
+        for violation, row in violations
+    )
+    messages.extend(
+        Message(tenant, "risk", {"seq": risk_id, **risk, **trace}, notified)
+        for risk, risk_id in risks
+    )
+    return messages
+
+
+def publish_batch(broker: Broker, tenant: str, messages: Sequence[Message]) -> None:
+    """Announce a committed batch's messages; call only after the commit."""
+    with start_span(
+        "ottc.stream.publish", {attr.TENANT: tenant, attr.MESSAGE_COUNT: len(messages)}
+    ):
+        for message in messages:
+            broker.publish(message)
 
 
 def violation_json(row: Any) -> dict[str, Any]:

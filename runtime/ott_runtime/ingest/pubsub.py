@@ -23,6 +23,9 @@ class Message:
     tenant: str
     topic: str  # "events" | "violations" | "risk"
     payload: dict[str, Any]
+    # already sent to the other replicas inside the transaction that stored it (in commit
+    # order); the cross-replica fan-out must not send it again
+    notified: bool = False
 
 
 @dataclass(eq=False)  # identity semantics: kept in a set

@@ -1,7 +1,11 @@
 """Cross-replica fan-out through PostgreSQL LISTEN/NOTIFY.
 
-Every replica forwards what its own pipeline publishes (after the commit) to the
-``ottc_stream`` channel and feeds what the others sent into its local hub. Payloads are
+Every replica sends what its own pipeline stores to the ``ottc_stream`` channel and feeds
+what the others sent into its local hub. An ingest batch's messages are NOTIFYed inside its
+own transaction, so PostgreSQL delivers them at commit and in commit order: with the
+tenant's commit-order lock, a client of another replica sees one tenant's rows in id order
+and cannot move its resume cursor past a row it has not been sent. Messages published
+outside an ingest transaction (e.g. a series alert) are forwarded after the fact. Payloads are
 packed into NOTIFY messages below PostgreSQL's 8000-byte limit and tagged with the
 sending replica, which ignores its own. NOTIFY is best effort across a lost connection:
 when the listening connection drops, every local client is told it lagged and catches
@@ -14,14 +18,17 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import orjson
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from ott_runtime.ingest.pubsub import Message
+from ott_runtime.storage.repositories import TenantData
+from ott_runtime.storage.scope import ScopedRepository
 
 log = logging.getLogger(__name__)
 CHANNEL = "ottc_stream"
@@ -71,6 +78,16 @@ def unpack(payload: str) -> tuple[str, list[Message]]:
     return str(document["o"]), [Message(t, topic, p) for t, topic, p in document["m"]]
 
 
+class StreamNotices(ScopedRepository):
+    """NOTIFY from inside a tenant's transaction: delivered only if, and when, it commits."""
+
+    async def send(self, payloads: Sequence[str]) -> None:
+        await self._session.execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            [{"channel": CHANNEL, "payload": payload} for payload in payloads],
+        )
+
+
 class PostgresFanout:
     def __init__(
         self,
@@ -89,6 +106,11 @@ class PostgresFanout:
         self._listening = asyncio.Event()
         self.received = 0
         self.sent = 0
+
+    async def announce(self, data: TenantData, messages: Sequence[Message]) -> None:
+        """The ingest pipeline's announcer: its batch's messages, in its transaction."""
+        await data.repository(StreamNotices).send(pack(self.origin, list(messages)))
+        self.sent += len(messages)
 
     def forward(self, message: Message) -> None:
         """Queues a locally published message for the other replicas (never blocks)."""

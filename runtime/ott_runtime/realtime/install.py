@@ -41,7 +41,7 @@ class Realtime:
 
     def _on_publish(self, message: Message) -> None:
         self.hub.dispatch(message)
-        if self.fanout is not None:
+        if self.fanout is not None and not message.notified:
             self.fanout.forward(message)
 
     async def follow(
@@ -64,6 +64,7 @@ class Realtime:
     async def start(self) -> None:
         if self.fanout is not None:
             await self.fanout.start()
+            self.service.pipeline.announcer = self.fanout.announce
         if self.notifications is not None:
             await self.notifications.start()
 
@@ -71,6 +72,7 @@ class Realtime:
         if self.notifications is not None:
             await self.notifications.stop()
         if self.fanout is not None:
+            self.service.pipeline.announcer = None
             await self.fanout.stop()
         self._remove_listener()
 
