@@ -36,6 +36,10 @@ def register_handlers(registry: kopf.OperatorRegistry, settings: OperatorSetting
         # our own Events say what happened; kopf's per-handler chatter stays in the log
         settings.posting.level = logging.WARNING
         settings.execution.max_workers = 8
+        # a deleted tenant's timers (sync: a call in flight cannot be cancelled) are checked
+        # for exit this often; at kopf's 60 s, a deletion that lands during a drift or usage
+        # pass would wait a minute before the finalizer is removed
+        settings.background.cancellation_polling = 2
         settings.peering.lifetime = state(memo).settings.peering_lifetime_seconds
         state(memo).connect()
 
