@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ott_runtime.ingest.batch import TypeValidator, ValidEvent, parse_body, validate_batch
 from ott_runtime.ingest.errors import IngestError
-from ott_runtime.ingest.publishing import batch_messages, publish_batch
+from ott_runtime.ingest.publishing import batch_messages, publish_batch, risk_json
 from ott_runtime.ingest.publishing import violation_json as violation_json  # re-exported
 from ott_runtime.ingest.pubsub import Broker, Message
 from ott_runtime.ingest.scoring import NoRiskScorer, RiskScore, RiskScorer, ScoringInput
@@ -342,15 +342,7 @@ class IngestPipeline:
                 rule_evaluations=result.rule_evaluations,
             )
             result.violations = [violation_json(row) for row in violation_rows]
-            result.risk = [
-                {
-                    "eventId": s.event_id,
-                    "score": s.score,
-                    "model": s.model,
-                    "explanation": s.explanation,
-                }
-                for s in new_scores
-            ]
+            result.risk = [risk_json(s) for s in new_scores]
             messages = batch_messages(
                 scope.tenant_id,
                 new_events,

@@ -30,19 +30,7 @@ def batch_messages(
     trace = {"traceparent": traceparent} if traceparent else {}
     # "seq": the stored row's monotonic id, the live stream's resume cursor
     messages = [  # protected fields stay ciphertext even on the live stream
-        Message(
-            tenant,
-            "events",
-            {
-                "seq": seqs[event.event_id],
-                "id": event.event_id,
-                "type": event.type,
-                "timestamp": event.occurred_at.isoformat(),
-                "contentId": event.content_id,
-                **trace,
-            },
-            notified,
-        )
+        Message(tenant, "events", {**event_message(seqs[event.event_id], event), **trace}, notified)
         for event in events
     ]
     messages.extend(
@@ -63,6 +51,32 @@ def publish_batch(broker: Broker, tenant: str, messages: Sequence[Message]) -> N
     ):
         for message in messages:
             broker.publish(message)
+
+
+def event_message(seq: int, event: Any) -> dict[str, Any]:
+    """An event on the live stream, live or replayed (a NewEvent or a stored EventRow)."""
+    return {
+        "seq": seq,
+        "id": event.event_id,
+        "type": event.type,
+        "timestamp": event.occurred_at.isoformat(),
+        "contentId": event.content_id,
+    }
+
+
+def risk_json(score: Any) -> dict[str, Any]:
+    """A risk score as the API answers it (a NewRiskScore or a stored RiskScoreRow)."""
+    return {
+        "eventId": score.event_id,
+        "score": score.score,
+        "model": score.model,
+        "explanation": score.explanation,
+    }
+
+
+def risk_message(seq: int, score: Any) -> dict[str, Any]:
+    """A risk score on the live stream, live or replayed."""
+    return {"seq": seq, **risk_json(score)}
 
 
 def violation_json(row: Any) -> dict[str, Any]:

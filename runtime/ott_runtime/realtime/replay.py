@@ -11,33 +11,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from ott_runtime.ingest.pipeline import violation_json
+from ott_runtime.ingest.publishing import event_message, risk_message, violation_json
 from ott_runtime.realtime.protocol import ChannelFilter
 from ott_runtime.storage import Database, TenantScope
 from ott_runtime.storage.scope import ScopedRepository
 from ott_runtime.storage.tables import EventRow, RiskScoreRow, ViolationRow
 
 PAGE = 500
-
-
-def event_message(row: EventRow) -> dict[str, Any]:
-    return {
-        "seq": row.seq,
-        "id": row.event_id,
-        "type": row.type,
-        "timestamp": row.occurred_at.isoformat(),
-        "contentId": row.content_id,
-    }
-
-
-def risk_message(row: RiskScoreRow) -> dict[str, Any]:
-    return {
-        "seq": row.id,
-        "eventId": row.event_id,
-        "score": row.score,
-        "model": row.model,
-        "explanation": row.explanation,
-    }
 
 
 class StreamRows(ScopedRepository):
@@ -62,7 +42,7 @@ class StreamRows(ScopedRepository):
             if channel_filter.content_id is not None:
                 events = events.where(EventRow.content_id == channel_filter.content_id)
             rows = await self._session.scalars(events.order_by(EventRow.seq).limit(PAGE))
-            return [event_message(row) for row in rows]
+            return [event_message(row.seq, row) for row in rows]
         if channel == "violations":
             violations = self._where_tenant(select(ViolationRow), ViolationRow).where(
                 ViolationRow.seq > after
@@ -85,7 +65,7 @@ class StreamRows(ScopedRepository):
             RiskScoreRow.id > after, RiskScoreRow.score >= minimum
         )
         scored = await self._session.scalars(risks.order_by(RiskScoreRow.id).limit(PAGE))
-        return [risk_message(row) for row in scored]
+        return [risk_message(row.id, row) for row in scored]
 
 
 class Replayer:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from ott_runtime.ingest.publishing import risk_message
 from ott_runtime.ingest.pubsub import Message
 from ott_runtime.models.registry import ModelRegistry, ModelSlot
 from ott_runtime.scoring.buckets import ClosedBucket, EventRef, MinuteBuckets
@@ -382,16 +383,4 @@ class SeriesScoring:
         self.alerts_stored += len(stored)
         for risk_id, score in stored:
             log.info("%s: series alert %s (score %.3f)", tenant, score.explanation, score.score)
-            self.service.broker.publish(
-                Message(
-                    tenant,
-                    "risk",
-                    {
-                        "seq": risk_id,
-                        "eventId": score.event_id,
-                        "score": score.score,
-                        "model": score.model,
-                        "explanation": score.explanation,
-                    },
-                )
-            )
+            self.service.broker.publish(Message(tenant, "risk", risk_message(risk_id, score)))
