@@ -326,6 +326,20 @@ class IngestPipeline:
         ) * 1000
 
         stage_started = time.perf_counter()
+        announcer = self.announcer
+
+        def live_messages() -> list[Message]:
+            result.violations = [violation_json(row) for row in violation_rows]
+            result.risk = [risk_json(s) for s in new_scores]
+            return batch_messages(
+                scope.tenant_id,
+                new_events,
+                seqs,
+                list(zip(result.violations, violation_rows, strict=True)),
+                list(zip(result.risk, risk_ids, strict=True)),
+                notified=announcer is not None,
+            )
+
         async with self.store.write(scope) as data:
             # first: the tenant's commit-order lock, then the dashboard's hourly rollup
             await data.repository(ViolationRollups).record_batch(new_events, new_violations)
@@ -341,21 +355,17 @@ class IngestPipeline:
                 bytes_in=body_bytes,
                 rule_evaluations=result.rule_evaluations,
             )
-            result.violations = [violation_json(row) for row in violation_rows]
-            result.risk = [risk_json(s) for s in new_scores]
-            messages = batch_messages(
-                scope.tenant_id,
-                new_events,
-                seqs,
-                list(zip(result.violations, violation_rows, strict=True)),
-                list(zip(result.risk, risk_ids, strict=True)),
-                notified=self.announcer is not None,
-            )
-            if self.announcer is not None and messages:
-                # delivered to the other replicas at commit, in commit order (see fanout)
-                await self.announcer(data, messages)
+            if announcer is not None:
+                # delivered to the other replicas at commit, in commit order (see fanout);
+                # without one (SQLite) the messages are built after the commit, outside
+                # the single writer's lock
+                messages = live_messages()
+                if messages:
+                    await announcer(data, messages)
         result.timings_ms["store"] = (time.perf_counter() - stage_started) * 1000
         # committed: only now is anything announced here
         result.accepted = [e.event_id for e in new_events]
+        if announcer is None:
+            messages = live_messages()
         publish_batch(self.broker, scope.tenant_id, messages)
         return result
