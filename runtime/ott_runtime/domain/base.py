@@ -22,7 +22,7 @@ SECRET_KEY_PATTERN = r"^[-._a-zA-Z0-9]+$"
 DnsLabel = Annotated[str, StringConstraints(max_length=63, pattern=DNS_LABEL_PATTERN)]
 
 
-class SpecModel(BaseModel):
+class StrictModel(BaseModel):
     """camelCase on the wire, snake_case in Python; unknown fields are errors, as with
     ``kubectl apply`` (strict field validation). Scalars are strict, as the API server's
     schema is: ``"2"`` is not an integer and ``"true"`` is not a boolean. Enum fields opt
@@ -35,6 +35,10 @@ class SpecModel(BaseModel):
         frozen=True,
         strict=True,
     )
+
+
+class SpecModel(StrictModel):
+    """A StrictModel for Kubernetes documents, where ``null`` means "not set"."""
 
     @model_validator(mode="before")
     @classmethod

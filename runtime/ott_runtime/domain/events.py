@@ -4,6 +4,9 @@ Every event is an envelope (id, type, time) with typed sections; each event type
 model that says which sections it requires. Strings are bounded and unknown fields are
 rejected, so a batch that validates has a known worst-case size. Rules read events as
 plain JSON (``event.viewer.age``); ``to_rule_input`` gives that form.
+
+Every optional field is ``X | None``, so ``null`` already means "not set" and the models
+need no null-pruning pass (they are StrictModels, not SpecModels: validation runs per event).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Annotated, Any, Literal, TypeAlias, get_args
 
 from pydantic import AwareDatetime, BeforeValidator, Field, StringConstraints, TypeAdapter
 
-from ott_runtime.domain.base import SpecModel
+from ott_runtime.domain.base import StrictModel
 
 SPEC_VERSION = "1"
 _RFC3339 = re.compile(
@@ -47,7 +50,7 @@ def _f(description: str, **kwargs: Any) -> Any:
     return Field(description=description, **kwargs)
 
 
-class Viewer(SpecModel):
+class Viewer(StrictModel):
     id: Identifier | None = _f("Tenant's viewer (profile) id; encrypted at rest if configured.")
     account_id: Identifier | None = _f("Account the profile belongs to.")
     email: (
@@ -69,7 +72,7 @@ class Viewer(SpecModel):
     )
 
 
-class Device(SpecModel):
+class Device(StrictModel):
     id: Identifier | None = _f("Device id assigned by the tenant's app.")
     ip: Annotated[str, StringConstraints(max_length=45)] | None = _f("Client IP address.")
     type: Tag | None = _f("Device class: tv, mobile, tablet, web, console, set_top_box.")
@@ -78,13 +81,13 @@ class Device(SpecModel):
     analytics_enabled: bool | None = _f("Non-essential analytics SDKs are active on the device.")
 
 
-class Geo(SpecModel):
+class Geo(StrictModel):
     country: Country | None = _f("Country the request comes from (IP geolocation).")
     region: ShortText | None = _f("Region or state (ISO 3166-2 subdivision), if known.")
     is_proxy: bool | None = _f("The IP is a known VPN, proxy or anonymiser.")
 
 
-class Licence(SpecModel):
+class Licence(StrictModel):
     territories: list[Country] | None = _f("Countries the title is licensed in.", max_length=250)
     excluded_territories: list[Country] | None = _f(
         "Countries explicitly held back (blackouts), even if otherwise licensed.", max_length=250
@@ -94,7 +97,7 @@ class Licence(SpecModel):
     requires_geo_verification: bool | None = _f("Licence requires VPN/proxy blocking.")
 
 
-class Content(SpecModel):
+class Content(StrictModel):
     id: Identifier | None = _f("Title id in the tenant's catalogue.")
     title: Text | None = _f("Title as shown to viewers.")
     rating: ShortText | None = _f(
@@ -122,7 +125,7 @@ class Content(SpecModel):
     licence: Licence | None = _f("Licence territories and window.")
 
 
-class Playback(SpecModel):
+class Playback(StrictModel):
     session_id: Identifier | None = _f("Playback session id.")
     position_seconds: int | None = _f("Position in the title in seconds.", ge=0, le=1_000_000)
     watched_seconds: int | None = _f("Seconds watched since the last heartbeat.", ge=0, le=86400)
@@ -130,7 +133,7 @@ class Playback(SpecModel):
     bitrate_kbps: int | None = _f("Current bitrate in kbit/s.", ge=0, le=1_000_000)
 
 
-class Ad(SpecModel):
+class Ad(StrictModel):
     id: Identifier | None = _f("Ad (creative) id.")
     campaign_id: Identifier | None = _f("Campaign id.")
     advertiser: Text | None = _f("Advertiser name.")
@@ -145,7 +148,7 @@ class Ad(SpecModel):
     )
 
 
-class Consent(SpecModel):
+class Consent(StrictModel):
     purposes: list[Tag] = Field(
         min_length=1, max_length=32, description="Purposes this update is about."
     )
@@ -158,7 +161,7 @@ class Consent(SpecModel):
     cmp_id: ShortText | None = _f("Consent management platform id.")
 
 
-class Transfer(SpecModel):
+class Transfer(StrictModel):
     id: Identifier | None = _f("Transfer (job or export) id.")
     destination_country: Country = Field(description="Country the personal data goes to.")
     recipient: Text | None = _f("Recipient organisation.")
@@ -171,7 +174,7 @@ class Transfer(SpecModel):
     record_count: int | None = _f("Number of records sent.", ge=0, le=10**12)
 
 
-class Grievance(SpecModel):
+class Grievance(StrictModel):
     id: Identifier = Field(description="Grievance id (the complainant's reference).")
     category: Tag | None = _f("Subject: content, privacy, billing, accessibility, ...")
     filed_at: Timestamp = Field(description="When the complaint was received.")
@@ -180,7 +183,7 @@ class Grievance(SpecModel):
     content_id: Identifier | None = _f("Title the grievance is about, if any.")
 
 
-class Signup(SpecModel):
+class Signup(StrictModel):
     fields_collected: list[Tag] | None = _f(
         "Personal data fields collected at signup: email, name, birthdate, phone, address...",
         max_length=32,
@@ -188,7 +191,7 @@ class Signup(SpecModel):
     method: Tag | None = _f("Signup channel: web, app, tv, partner.")
 
 
-class EventBase(SpecModel):
+class EventBase(StrictModel):
     """The envelope every event shares."""
 
     spec_version: Literal["1"] = Field(description="Version of this event schema: 1.")

@@ -39,7 +39,6 @@ class ValidEvent:
     type: str
     occurred_at: datetime
     body: dict[str, Any]
-    size: int
 
     @property
     def content_id(self) -> str | None:
@@ -161,9 +160,7 @@ def validate_batch(events: list[Any], validators: Mapping[str, TypeValidator]) -
         if isinstance(checked, list):
             problems.extend(FieldProblem(index, path, message) for path, message in checked)
         else:
-            valid.append(
-                ValidEvent(index, event_id, event_type, occurred, checked, len(orjson.dumps(raw)))
-            )
+            valid.append(ValidEvent(index, event_id, event_type, occurred, checked))
         if len(problems) >= MAX_PROBLEMS:
             break
     if problems:
