@@ -1,0 +1,439 @@
+"""Compile a parsed CEL expression into nested Python closures over plain data.
+
+Each node becomes ``fn(env) -> value`` where ``env`` maps variable names to values;
+errors travel as ``CelError`` so that ``&&``, ``||`` and ``?:`` can absorb or rank them
+exactly as the library does, and Python's own exceptions (bugs) are never mistaken for
+an expression's error. Constant sub-expressions (the inlined parameters) are folded at
+compile time, and the common shapes (a field path, ``x in [constant strings]``,
+``x == 'constant'``) get dedicated closures: they are most of what rules evaluate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ott_runtime.domain.celnative import values as v
+from ott_runtime.domain.celnative.parser import (
+    Binary,
+    Call,
+    Comprehension,
+    Conditional,
+    Has,
+    Ident,
+    Index,
+    ListLit,
+    Literal,
+    MapLit,
+    Node,
+    Select,
+    Unary,
+    Unsupported,
+)
+from ott_runtime.domain.celnative.values import CelError, NeedsLibrary
+
+Env = dict[str, Any]
+Fn = Callable[[Env], Any]
+_MISSING = object()
+
+
+class _Const:
+    """A folded constant: the closure and its value."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __call__(self, env: Env) -> Any:
+        return self.value
+
+
+def _fold(fn: Fn, *parts: Fn) -> Fn:
+    """``fn`` evaluated once when all ``parts`` are constants (and it does not fail)."""
+    if parts and all(isinstance(p, _Const) for p in parts):
+        try:
+            return _Const(fn({}))
+        except (CelError, NeedsLibrary):
+            return fn  # fails the same way on every evaluation: keep it as it is
+    return fn
+
+
+def compile_node(node: Node) -> Fn:
+    if isinstance(node, Literal):
+        return _Const(node.value)
+    if isinstance(node, Ident):
+        return _path(node.name, ())
+    if isinstance(node, Select):
+        root, fields = _flatten(node)
+        if root is not None:
+            return _path(root, fields)
+        operand = compile_node(node.operand)
+        field = node.field
+        return _fold(lambda env: v.select(operand(env), field), operand)
+    if isinstance(node, Has):
+        return _has(node)
+    if isinstance(node, Index):
+        container, key = compile_node(node.operand), compile_node(node.index)
+        return _fold(lambda env: v.index(container(env), key(env)), container, key)
+    if isinstance(node, Unary):
+        return _unary(node)
+    if isinstance(node, Binary):
+        return _binary(node)
+    if isinstance(node, Conditional):
+        return _conditional(node)
+    if isinstance(node, ListLit):
+        items = [compile_node(item) for item in node.items]
+        return _fold(lambda env: [item(env) for item in items], *items)
+    if isinstance(node, MapLit):
+        entries = [(key, compile_node(value)) for key, value in node.entries]
+        return _fold(
+            lambda env: {key: value(env) for key, value in entries}, *(e for _, e in entries)
+        )
+    if isinstance(node, Call):
+        return _call(node)
+    if isinstance(node, Comprehension):
+        return _comprehension(node)
+    raise Unsupported(type(node).__name__)  # pragma: no cover - every node is handled
+
+
+def _flatten(node: Node) -> tuple[str | None, tuple[str, ...]]:
+    """``a.b.c`` as ("a", ("b", "c")); (None, ()) when the chain does not start at a name."""
+    fields: list[str] = []
+    while isinstance(node, Select):
+        fields.append(node.field)
+        node = node.operand
+    if isinstance(node, Ident):
+        return node.name, tuple(reversed(fields))
+    return None, ()
+
+
+def _variable(env: Env, name: str) -> Any:
+    value = env.get(name, _MISSING)
+    if value is _MISSING:
+        raise v.undefined(name)
+    return v.plain(value)
+
+
+def _path(root: str, fields: tuple[str, ...]) -> Fn:
+    """A variable and the map fields below it, read in one closure."""
+    if not fields:
+        return lambda env: _variable(env, root)
+    if len(fields) == 1:
+        (first,) = fields
+
+        def read1(env: Env) -> Any:
+            value = _variable(env, root)
+            if type(value) is dict:
+                found = value.get(first, _MISSING)
+                if found is not _MISSING:
+                    return v.plain(found)
+            return v.select(value, first)
+
+        return read1
+    if len(fields) == 2:
+        first, second = fields
+
+        def read2(env: Env) -> Any:
+            value = _variable(env, root)
+            if type(value) is dict:
+                middle = value.get(first, _MISSING)
+                if type(middle) is dict:
+                    found = middle.get(second, _MISSING)
+                    if found is not _MISSING:
+                        return v.plain(found)
+                    raise v.missing(second)
+            return v.select(v.select(value, first), second)
+
+        return read2
+
+    def read(env: Env) -> Any:
+        value = _variable(env, root)
+        for field in fields:
+            value = v.select(value, field)
+        return value
+
+    return read
+
+
+def _has(node: Has) -> Fn:
+    operand = compile_node(node.operand)
+    field = node.field
+
+    def has(env: Env) -> bool:
+        value = operand(env)
+        if type(value) is dict:
+            return field in value
+        return v.has_field(value, field)
+
+    return has
+
+
+def _unary(node: Unary) -> Fn:
+    operand = compile_node(node.operand)
+    if node.op == "-":
+        return _fold(lambda env: v.negate(operand(env)), operand)
+
+    def negation(env: Env) -> bool:
+        value = operand(env)
+        if value is True:
+            return False
+        if value is False:
+            return True
+        raise v.no_overload()
+
+    return _fold(negation, operand)
+
+
+def _binary(node: Binary) -> Fn:
+    op = node.op
+    left, right = compile_node(node.left), compile_node(node.right)
+    if op == "&&":
+        return _fold(_and(left, right), left, right)
+    if op == "||":
+        return _fold(_or(left, right), left, right)
+    if op in ("==", "!="):
+        return _fold(_equality(left, right, op == "=="), left, right)
+    if op == "in":
+        return _fold(_membership(left, right), left, right)
+    if op in _ORDERINGS:
+        return _fold(_ordering(op, left, right), left, right)
+    return _fold(lambda env: v.arithmetic(op, left(env), right(env)), left, right)
+
+
+def _and(left: Fn, right: Fn) -> Fn:
+    """The library's ``&&``: false wins over anything; else the right side's error, then
+    the left side's; a non-bool operand is a ``no such overload`` error."""
+
+    def conjunction(env: Env) -> Any:
+        try:
+            a = left(env)
+        except CelError as error:
+            a = error
+        if a is False:
+            return False
+        b = right(env)
+        if b is False:
+            return False
+        if a is True and b is True:
+            return True
+        if isinstance(a, CelError):
+            raise a
+        raise v.no_overload()
+
+    return conjunction
+
+
+def _or(left: Fn, right: Fn) -> Fn:
+    """The library's ``||``: true wins over anything; otherwise as ``&&`` (see _and)."""
+
+    def disjunction(env: Env) -> Any:
+        try:
+            a = left(env)
+        except CelError as error:
+            a = error
+        if a is True:
+            return True
+        b = right(env)
+        if b is True:
+            return True
+        if a is False and b is False:
+            return False
+        if isinstance(a, CelError):
+            raise a
+        raise v.no_overload()
+
+    return disjunction
+
+
+def _equality(left: Fn, right: Fn, positive: bool) -> Fn:
+    if isinstance(right, _Const) and type(right.value) in (str, bool):
+        constant = right.value
+        kind = type(constant)
+        if positive:
+            return lambda env: (lambda x: type(x) is kind and x == constant)(left(env))
+        return lambda env: (lambda x: not (type(x) is kind and x == constant))(left(env))
+    if positive:
+        return lambda env: v.equal(left(env), right(env))
+    return lambda env: not v.equal(left(env), right(env))
+
+
+_ORDERINGS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def _ordering(op: str, left: Fn, right: Fn) -> Fn:
+    test = _ORDERINGS[op]
+    if (
+        isinstance(right, _Const)
+        and type(right.value) in (int, float)
+        and right.value == right.value
+    ):
+        constant = right.value
+        kind = type(constant)
+
+        def against_constant(env: Env) -> bool:
+            value = left(env)
+            if type(value) is kind and value == value:  # same type, not NaN: Python's order
+                return test(value, constant)
+            return test(v.compare(value, constant), 0)
+
+        return against_constant
+    return lambda env: test(v.compare(left(env), right(env)), 0)
+
+
+def _membership(left: Fn, right: Fn) -> Fn:
+    if isinstance(right, _Const) and type(right.value) is list:
+        items = right.value
+        if items and all(type(item) is str for item in items):
+            strings = frozenset(items)  # nothing but a string equals a string
+
+            def among(env: Env) -> bool:
+                value = left(env)
+                return type(value) is str and value in strings
+
+            return among
+
+    def membership(env: Env) -> bool:
+        item = left(env)
+        return v.contains(right(env), item)
+
+    return membership
+
+
+def _conditional(node: Conditional) -> Fn:
+    condition = compile_node(node.condition)
+    then, otherwise = compile_node(node.then), compile_node(node.otherwise)
+
+    def choose(env: Env) -> Any:
+        test = condition(env)
+        if test is True:
+            return then(env)
+        if test is False:
+            return otherwise(env)
+        raise v.no_overload()
+
+    if isinstance(condition, _Const) and type(condition.value) is bool:
+        return then if condition.value else otherwise
+    return choose
+
+
+_STRING_TESTS = frozenset({"startsWith", "endsWith", "contains"})
+_CONVERSIONS: dict[str, Callable[[Any], Any]] = {
+    "int": v.to_int,
+    "double": v.to_double,
+    "string": v.to_string,
+}
+
+
+def _call(node: Call) -> Fn:
+    name, target, args = node.function, node.target, node.args
+    if target is None:
+        if name == "size" and len(args) == 1:
+            arg = compile_node(args[0])
+            return _fold(lambda env: v.size(arg(env)), arg)
+        if name in _CONVERSIONS and len(args) == 1:
+            convert, arg = _CONVERSIONS[name], compile_node(args[0])
+            return _fold(lambda env: convert(arg(env)), arg)
+        raise Unsupported(f"function {name}()")
+    if name in v.GETTERS and not args:
+        if isinstance(target, Call) and (target.function, target.target, len(target.args)) == (
+            "timestamp",
+            None,
+            1,
+        ):
+            text = compile_node(target.args[0])
+            return _fold(lambda env: v.timestamp_part(text(env), name), text)
+        raise Unsupported(f"{name}() on anything but timestamp(string)")
+    receiver = compile_node(target)
+    if name == "size" and not args:
+        return _fold(lambda env: v.size(receiver(env)), receiver)
+    if name in _STRING_TESTS and len(args) == 1:
+        arg = compile_node(args[0])
+
+        def string_test(env: Env) -> bool:
+            part = arg(env)  # the library evaluates a method's arguments before its target
+            return v.string_test(name, receiver(env), part)
+
+        return _fold(string_test, receiver, arg)
+    raise Unsupported(f"method {name}()")
+
+
+def _comprehension(node: Comprehension) -> Fn:
+    target, body = compile_node(node.target), compile_node(node.body)
+    keep = compile_node(node.filter) if node.filter is not None else None
+    kind, var = node.kind, node.var
+
+    def items(env: Env) -> tuple[list[Any], bool]:
+        """(the elements, whether they came from a map, whose order the library hashes)."""
+        collection = target(env)
+        if type(collection) is list:
+            return [v.plain(item) for item in collection], False
+        if type(collection) is dict:
+            keys = list(collection)
+            if any(type(key) is not str for key in keys):
+                raise NeedsLibrary
+            return keys, len(keys) > 1
+        raise v.no_overload()
+
+    def run(env: Env) -> Any:
+        elements, unordered = items(env)
+        scope = dict(env)
+        if kind in ("map", "filter"):
+            if unordered:
+                raise NeedsLibrary  # the result's order is the library's hash order
+            result = []
+            for element in elements:
+                scope[var] = element
+                if keep is not None or kind == "filter":
+                    test = (keep or body)(scope)
+                    if type(test) is not bool:
+                        raise v.no_overload()
+                    if not test:
+                        continue
+                result.append(body(scope) if kind == "map" else element)
+            return result
+        return _quantify(kind, elements, unordered, scope, var, body)
+
+    return run
+
+
+def _quantify(
+    kind: str, elements: list[Any], unordered: bool, scope: Env, var: str, body: Fn
+) -> bool:
+    """all / exists / exists_one. Over a list the library stops at the first decisive
+    result or error; over a map its order is unknown, so an outcome that would depend
+    on the order (an error beside a decisive result) goes to the library."""
+    decisive = kind == "exists"  # the value that ends all() (False) or exists() (True)
+    count = 0
+    errors: list[CelError] = []
+    found = False
+    for element in elements:
+        scope[var] = element
+        try:
+            outcome = body(scope)
+            if type(outcome) is not bool:
+                raise v.no_overload()
+        except CelError as error:
+            if not unordered:
+                raise
+            errors.append(error)
+            continue
+        if kind == "exists_one":
+            count += outcome
+        elif outcome is decisive:
+            if not unordered:
+                return decisive
+            found = True
+    if errors:
+        first = errors[0]
+        if found or any((e.kind, e.message) != (first.kind, first.message) for e in errors):
+            raise NeedsLibrary
+        raise first
+    if kind == "exists_one":
+        return count == 1
+    return found if kind == "exists" else not found
