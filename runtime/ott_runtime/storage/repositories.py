@@ -18,40 +18,18 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement, TextClause
 
+from ott_runtime.storage.blind_indexes import add_blind_indexes, blind_index_matches
 from ott_runtime.storage.database import Database
 from ott_runtime.storage.directory import TenantDirectory
 from ott_runtime.storage.housekeeping import RetentionRepository, UsageRepository
 from ott_runtime.storage.scope import ScopedRepository, TenantScope, table_of
 from ott_runtime.storage.tables import (
-    BlindIndexRow,
     EventRow,
     RiskScoreRow,
     ViolationRow,
 )
 
 Repo = TypeVar("Repo", bound=ScopedRepository)
-_BLIND_INDEX_COLUMNS = (
-    BlindIndexRow.__tablename__,
-    "tenant_id",
-    "field_path",
-    "digest",
-    "event_seq",
-)
-
-
-def _insert_sql(paramstyle: str, table_and_columns: tuple[str, ...]) -> str:
-    """A plain INSERT of one row for ``executemany`` in the driver's parameter style."""
-    table, *columns = table_and_columns
-    if paramstyle == "qmark":
-        marks = ["?"] * len(columns)
-    elif paramstyle in ("numeric_dollar", "numeric"):
-        sign = "$" if paramstyle == "numeric_dollar" else ":"
-        marks = [f"{sign}{number}" for number in range(1, len(columns) + 1)]
-    elif paramstyle in ("format", "pyformat"):
-        marks = ["%s"] * len(columns)
-    else:  # named styles would need dicts
-        raise ValueError(f"unsupported DBAPI parameter style {paramstyle!r}")
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(marks)})"
 
 
 @dataclass(frozen=True)
@@ -163,29 +141,8 @@ class EventRepository(ScopedRepository):
             for path, digest in e.blind_indexes.items()
         ]
         if indexes:
-            await self._add_blind_indexes(indexes)
+            await add_blind_indexes(await self._session.connection(), self.tenant_id, indexes)
         return seqs
-
-    async def _add_blind_indexes(self, indexes: Sequence[tuple[str, str, int]]) -> None:
-        """Up to one row per encrypted field and event, so the cheapest way in: one
-        statement with an array per column on PostgreSQL (executemany costs the driver a
-        message per row), the driver's executemany on SQLite (plain strings and ints,
-        nothing for the ORM to convert)."""
-        connection = await self._session.connection()
-        table, *columns = _BLIND_INDEX_COLUMNS
-        if connection.dialect.name == "postgresql":
-            paths, digests, seqs = (list(column) for column in zip(*indexes, strict=True))
-            await connection.exec_driver_sql(
-                f"INSERT INTO {table} ({', '.join(columns)}) SELECT $1, path, digest, seq FROM "
-                "unnest($2::varchar[], $3::varchar[], $4::bigint[]) AS rows(path, digest, seq)",
-                (self.tenant_id, paths, digests, seqs),
-            )
-            return
-        tenant = self.tenant_id
-        await connection.exec_driver_sql(
-            _insert_sql(connection.dialect.paramstyle, _BLIND_INDEX_COLUMNS),
-            [(tenant, path, digest, seq) for path, digest, seq in indexes],
-        )
 
     async def find(self, query: EventQuery) -> list[EventRow]:
         statement = self._where_tenant(select(EventRow), EventRow)
@@ -203,13 +160,12 @@ class EventRepository(ScopedRepository):
             statement = statement.where(EventRow.seq > query.after_seq)
         if query.blind_index is not None:
             path, digest = query.blind_index
-            matching = self._where_tenant(
-                select(BlindIndexRow.event_seq).where(
-                    BlindIndexRow.field_path == path, BlindIndexRow.digest == digest
-                ),
-                BlindIndexRow,
-            )
-            statement = statement.where(EventRow.seq.in_(matching))
+            matching = blind_index_matches(
+                self.tenant_id, path, digest, after_seq=query.after_seq
+            ).subquery()
+            # a join, not seq IN (...): SQLite then reads the events by seq instead of
+            # scanning the tenant's events for the few that match (0.3 vs 7 ms at 100k)
+            statement = statement.join(matching, EventRow.seq == matching.c.event_seq)
         statement = statement.order_by(EventRow.seq).limit(query.limit)
         return list((await self._session.scalars(statement)).all())
 

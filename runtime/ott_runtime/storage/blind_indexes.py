@@ -1,0 +1,87 @@
+"""Blind-index rows (equality lookups on encrypted fields): how a batch's digests go in, and
+how a lookup finds them again. The layout and why it is bucketed: :class:`BlindIndexRow`.
+
+Digests travel as hex (what :meth:`FieldCipher.blind_index` returns, and what the API and
+the tests hand over) and are stored as the bytes they spell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ott_runtime.storage.scope import table_of
+from ott_runtime.storage.tables import BLIND_INDEX_BUCKET_BITS, BlindIndexRow
+
+_TABLE = table_of(BlindIndexRow)
+_COLUMNS = "tenant_id, bucket, digest, event_seq"
+_SQLITE_INSERT = f"INSERT INTO {_TABLE.name} ({_COLUMNS}) VALUES (?, ?, ?, ?)"
+# one statement with an array per column: asyncpg's executemany costs a message per row
+_POSTGRES_INSERT = (
+    f"INSERT INTO {_TABLE.name} ({_COLUMNS}) SELECT $1, bucket, digest, seq FROM "
+    "unnest($2::integer[], $3::bytea[], $4::bigint[]) AS rows(bucket, digest, seq)"
+)
+
+
+def bucket_of(event_seq: int) -> int:
+    return event_seq >> BLIND_INDEX_BUCKET_BITS
+
+
+def digest_bytes(field_path: str, digest: str) -> bytes:
+    """The stored form of a hex digest; anything else is refused with the field's name."""
+    try:
+        return bytes.fromhex(digest)
+    except ValueError:
+        raise ValueError(f"the blind index of {field_path!r} is not a hex digest") from None
+
+
+async def add_blind_indexes(
+    connection: AsyncConnection, tenant_id: str, indexes: Sequence[tuple[str, str, int]]
+) -> None:
+    """Inserts ``(field path, hex digest, event seq)`` rows for the tenant, sorted by key
+    (the pages are then visited in order), with plain values the driver binds as they are."""
+    rows = sorted(
+        (bucket_of(seq), digest_bytes(path, digest), seq) for path, digest, seq in indexes
+    )
+    if connection.dialect.name == "postgresql":
+        buckets, digests, seqs = (list(column) for column in zip(*rows, strict=True))
+        await connection.exec_driver_sql(_POSTGRES_INSERT, (tenant_id, buckets, digests, seqs))
+        return
+    if connection.dialect.paramstyle != "qmark":
+        raise ValueError(f"unsupported DBAPI parameter style {connection.dialect.paramstyle!r}")
+    await connection.exec_driver_sql(
+        _SQLITE_INSERT, [(tenant_id, bucket, digest, seq) for bucket, digest, seq in rows]
+    )
+
+
+def blind_index_matches(
+    tenant_id: str, field_path: str, digest: str, *, after_seq: int | None = None
+) -> Select[tuple[int]]:
+    """The seqs of the tenant's events whose ``field_path`` has this digest.
+
+    A loose index scan: a recursive CTE steps from one bucket of the tenant to the next
+    (one seek each, skipping the buckets it has no rows in) and each bucket is probed for
+    the digest, on SQLite and PostgreSQL alike. Buckets before ``after_seq`` are skipped.
+    """
+    stored = digest_bytes(field_path, digest)
+    table = _TABLE
+    first = 0 if after_seq is None else bucket_of(after_seq)
+    start = (
+        select(func.min(table.c.bucket).label("bucket"))
+        .where(table.c.tenant_id == tenant_id, table.c.bucket >= first)
+        .cte("blind_buckets", recursive=True)
+    )
+    following = (
+        select(func.min(table.c.bucket))
+        .where(table.c.tenant_id == tenant_id, table.c.bucket > start.c.bucket)
+        .scalar_subquery()
+    )
+    buckets = start.union_all(select(following).where(start.c.bucket.is_not(None)))
+    return (
+        select(table.c.event_seq)
+        .select_from(buckets)
+        .join(table, table.c.bucket == buckets.c.bucket)
+        .where(table.c.tenant_id == tenant_id, table.c.digest == stored)
+    )
