@@ -84,7 +84,16 @@ SAMPLE_TEXTS = [
     "2024-01-01t05:00:00z", "2024-01-01 05:00:00-05:30", "2024-01-01T00:00:00",
     "9223372036854775808", "-9223372036854775808",
 ]  # fmt: skip
-texts = st.one_of(st.sampled_from(SAMPLE_TEXTS), st.text(alphabet="abé1.-:TZ ", max_size=6))
+TIMESTAMP_TEXTS = [
+    "2024-01-02T20:04:05Z", "2024-01-02T22:04:05+02:00", "2024-01-02T20:04:05.000000001Z",
+    "2024-01-03T08:04:05Z", "2024-01-02T08:04:05-12:00", "2024-01-17T20:04:05.5Z",
+    "2024-01-02T20:04:05.123456789123Z", "2023-12-31T23:59:59.999999999-00:00",
+]  # fmt: skip
+texts = st.one_of(
+    st.sampled_from(SAMPLE_TEXTS),
+    st.sampled_from(TIMESTAMP_TEXTS),
+    st.text(alphabet="abé1.-:TZ ", max_size=6),
+)
 scalars = st.one_of(st.none(), st.booleans(), ints, doubles, texts)
 json_values = st.recursive(
     scalars,
@@ -177,16 +186,25 @@ typed_record = st.fixed_dictionaries(
         "d": st.one_of(doubles, json_values),
         "s": st.one_of(texts, json_values),
         "t": st.one_of(st.booleans(), json_values),
-        "ts": texts,
+        "ts": st.one_of(st.sampled_from(TIMESTAMP_TEXTS), texts),
+        "ts2": st.one_of(st.sampled_from(TIMESTAMP_TEXTS), texts),
         "l": st.lists(st.one_of(st.integers(-3, 3), st.sampled_from(["a", "b"])), max_size=4),
         "n": st.dictionaries(st.sampled_from(KEYS), json_values, max_size=3),
     },
 )
 typed_activations = st.fixed_dictionaries({"r": typed_record, "x": json_values})
 
+RELATIONS = ["<", "<=", ">", ">=", "==", "!="]
+DURATIONS = ["'12h'", "'-1.5h'", "'0s'", "'1h30m'", "'360h'", "'1ms'", "'86400s'"]
+instants = st.one_of(
+    st.sampled_from(["r.ts", "r.ts2", "x", "r.zz"]), st.sampled_from(TIMESTAMP_TEXTS).map(repr)
+).map(lambda e: f"timestamp({e})")
+
 bools: st.SearchStrategy[str] = st.deferred(lambda: st.one_of(
     st.sampled_from(["true", "false", "r.t", "has(r.t)", "has(r.n.a)", "x"]),
     bools.map(lambda e: f"!{e}"),
+    st.tuples(st.sampled_from([" && ", " || "]), st.lists(bools, min_size=3, max_size=6)).map(
+        lambda t: paren(t[0].join(t[1]))),  # chains: the parser balances them
     st.tuples(bools, st.sampled_from(["&&", "||", "==", "!="]), bools).map(" ".join).map(paren),
     st.tuples(numbers, st.sampled_from(["<", "<=", ">", ">=", "==", "!="]), numbers).map(
         " ".join).map(paren),
@@ -200,6 +218,9 @@ bools: st.SearchStrategy[str] = st.deferred(lambda: st.one_of(
         lambda t: f"{t[0]}.{t[1]}(v, {t[2]})"),
     st.tuples(lists, st.sampled_from(["all", "exists"])).map(
         lambda t: f"{t[0]}.{t[1]}(v, v == 1 || v == 'a')"),
+    st.tuples(instants, st.sampled_from(RELATIONS), instants).map(" ".join).map(paren),
+    st.tuples(instants, instants, st.sampled_from(RELATIONS), st.sampled_from(DURATIONS)).map(
+        lambda t: f"({t[0]} - {t[1]} {t[2]} duration({t[3]}))"),
 ))  # fmt: skip
 numbers: st.SearchStrategy[str] = st.deferred(lambda: st.one_of(
     st.sampled_from(["0", "1", "-3", "9223372036854775807", "-9223372036854775808", "2.5",
@@ -272,6 +293,9 @@ CASES = [
     "[1, 1, 0].exists_one(x, 1/x == 1)", "[1, 2].exists(x, x == 2 ? true : 1)",
     "[1, 2].map(x, x > 1, x * 10)", "[1, 2].filter(x, x > 1)", "{'a': 1}.exists(k, k == 'a')",
     "m.exists(k, k == 'a')", "m.all(k, m[k] != 7)", "[1, 'a'] == [1, 'a']", "[1] == [1.0]",
+    "m.zz && 1 && true", "m.zz && true && 1 && true", "m.zz && true && true && 1 && true",
+    "m.zz && true && 1 && true && true", "m.zz || false || 1 || false",
+    "m.zz || 1 || false", "(m.zz && true) && 1 && true",
 ]  # fmt: skip
 
 

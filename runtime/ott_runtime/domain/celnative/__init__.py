@@ -18,7 +18,7 @@ from ott_runtime.domain.celnative.evaluator import compile_node
 from ott_runtime.domain.celnative.parser import Unsupported, parse
 from ott_runtime.domain.celnative.values import CelError, NeedsLibrary, deep_plain
 
-__all__ = ["NativeProgram", "NeedsLibrary", "Unsupported", "compile_native"]
+__all__ = ["NativeProgram", "NeedsLibrary", "Unsupported", "compile_native", "native_or_none"]
 
 
 class NativeProgram:
@@ -50,3 +50,11 @@ def compile_native(source: str) -> NativeProgram:
         return NativeProgram(source)
     except RecursionError:
         raise Unsupported("expression nested too deeply") from None
+
+
+def native_or_none(source: str) -> NativeProgram | None:
+    """``source`` compiled natively, or None where it needs the library."""
+    try:
+        return compile_native(source)
+    except Unsupported:
+        return None

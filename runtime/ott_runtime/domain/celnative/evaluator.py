@@ -14,6 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ott_runtime.domain.celnative import values as v
+from ott_runtime.domain.celnative.closures import ORDERINGS, Const, Env, Fn, fold
+from ott_runtime.domain.celnative.comprehensions import compile_comprehension
 from ott_runtime.domain.celnative.parser import (
     Binary,
     Call,
@@ -30,38 +32,20 @@ from ott_runtime.domain.celnative.parser import (
     Unary,
     Unsupported,
 )
-from ott_runtime.domain.celnative.values import CelError, NeedsLibrary
+from ott_runtime.domain.celnative.temporal import (
+    GETTERS,
+    temporal_kind,
+    temporal_relation,
+    timestamp_part,
+)
+from ott_runtime.domain.celnative.values import CelError
 
-Env = dict[str, Any]
-Fn = Callable[[Env], Any]
 _MISSING = object()
-
-
-class _Const:
-    """A folded constant: the closure and its value."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __call__(self, env: Env) -> Any:
-        return self.value
-
-
-def _fold(fn: Fn, *parts: Fn) -> Fn:
-    """``fn`` evaluated once when all ``parts`` are constants (and it does not fail)."""
-    if parts and all(isinstance(p, _Const) for p in parts):
-        try:
-            return _Const(fn({}))
-        except (CelError, NeedsLibrary):
-            return fn  # fails the same way on every evaluation: keep it as it is
-    return fn
 
 
 def compile_node(node: Node) -> Fn:
     if isinstance(node, Literal):
-        return _Const(node.value)
+        return Const(node.value)
     if isinstance(node, Ident):
         return _path(node.name, ())
     if isinstance(node, Select):
@@ -70,12 +54,12 @@ def compile_node(node: Node) -> Fn:
             return _path(root, fields)
         operand = compile_node(node.operand)
         field = node.field
-        return _fold(lambda env: v.select(operand(env), field), operand)
+        return fold(lambda env: v.select(operand(env), field), operand)
     if isinstance(node, Has):
         return _has(node)
     if isinstance(node, Index):
         container, key = compile_node(node.operand), compile_node(node.index)
-        return _fold(lambda env: v.index(container(env), key(env)), container, key)
+        return fold(lambda env: v.index(container(env), key(env)), container, key)
     if isinstance(node, Unary):
         return _unary(node)
     if isinstance(node, Binary):
@@ -84,16 +68,16 @@ def compile_node(node: Node) -> Fn:
         return _conditional(node)
     if isinstance(node, ListLit):
         items = [compile_node(item) for item in node.items]
-        return _fold(lambda env: [item(env) for item in items], *items)
+        return fold(lambda env: [item(env) for item in items], *items)
     if isinstance(node, MapLit):
         entries = [(key, compile_node(value)) for key, value in node.entries]
-        return _fold(
+        return fold(
             lambda env: {key: value(env) for key, value in entries}, *(e for _, e in entries)
         )
     if isinstance(node, Call):
         return _call(node)
     if isinstance(node, Comprehension):
-        return _comprehension(node)
+        return compile_comprehension(node, compile_node)
     raise Unsupported(type(node).__name__)  # pragma: no cover - every node is handled
 
 
@@ -172,7 +156,7 @@ def _has(node: Has) -> Fn:
 def _unary(node: Unary) -> Fn:
     operand = compile_node(node.operand)
     if node.op == "-":
-        return _fold(lambda env: v.negate(operand(env)), operand)
+        return fold(lambda env: v.negate(operand(env)), operand)
 
     def negation(env: Env) -> bool:
         value = operand(env)
@@ -182,23 +166,27 @@ def _unary(node: Unary) -> Fn:
             return True
         raise v.no_overload()
 
-    return _fold(negation, operand)
+    return fold(negation, operand)
 
 
 def _binary(node: Binary) -> Fn:
     op = node.op
+    if op in ORDERINGS or op in ("==", "!="):
+        kinds = (temporal_kind(node.left), temporal_kind(node.right))
+        if kinds != (None, None):
+            return temporal_relation(op, node.left, node.right, kinds, compile_node)
     left, right = compile_node(node.left), compile_node(node.right)
     if op == "&&":
-        return _fold(_and(left, right), left, right)
+        return fold(_and(left, right), left, right)
     if op == "||":
-        return _fold(_or(left, right), left, right)
+        return fold(_or(left, right), left, right)
     if op in ("==", "!="):
-        return _fold(_equality(left, right, op == "=="), left, right)
+        return fold(_equality(left, right, op == "=="), left, right)
     if op == "in":
-        return _fold(_membership(left, right), left, right)
-    if op in _ORDERINGS:
-        return _fold(_ordering(op, left, right), left, right)
-    return _fold(lambda env: v.arithmetic(op, left(env), right(env)), left, right)
+        return fold(_membership(left, right), left, right)
+    if op in ORDERINGS:
+        return fold(_ordering(op, left, right), left, right)
+    return fold(lambda env: v.arithmetic(op, left(env), right(env)), left, right)
 
 
 def _and(left: Fn, right: Fn) -> Fn:
@@ -247,7 +235,7 @@ def _or(left: Fn, right: Fn) -> Fn:
 
 
 def _equality(left: Fn, right: Fn, positive: bool) -> Fn:
-    if isinstance(right, _Const) and type(right.value) in (str, bool):
+    if isinstance(right, Const) and type(right.value) in (str, bool):
         constant = right.value
         kind = type(constant)
         if positive:
@@ -258,18 +246,10 @@ def _equality(left: Fn, right: Fn, positive: bool) -> Fn:
     return lambda env: not v.equal(left(env), right(env))
 
 
-_ORDERINGS: dict[str, Callable[[Any, Any], bool]] = {
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-}
-
-
 def _ordering(op: str, left: Fn, right: Fn) -> Fn:
-    test = _ORDERINGS[op]
+    test = ORDERINGS[op]
     if (
-        isinstance(right, _Const)
+        isinstance(right, Const)
         and type(right.value) in (int, float)
         and right.value == right.value
     ):
@@ -287,7 +267,7 @@ def _ordering(op: str, left: Fn, right: Fn) -> Fn:
 
 
 def _membership(left: Fn, right: Fn) -> Fn:
-    if isinstance(right, _Const) and type(right.value) is list:
+    if isinstance(right, Const) and type(right.value) is list:
         items = right.value
         if items and all(type(item) is str for item in items):
             strings = frozenset(items)  # nothing but a string equals a string
@@ -317,7 +297,7 @@ def _conditional(node: Conditional) -> Fn:
             return otherwise(env)
         raise v.no_overload()
 
-    if isinstance(condition, _Const) and type(condition.value) is bool:
+    if isinstance(condition, Const) and type(condition.value) is bool:
         return then if condition.value else otherwise
     return choose
 
@@ -335,23 +315,23 @@ def _call(node: Call) -> Fn:
     if target is None:
         if name == "size" and len(args) == 1:
             arg = compile_node(args[0])
-            return _fold(lambda env: v.size(arg(env)), arg)
+            return fold(lambda env: v.size(arg(env)), arg)
         if name in _CONVERSIONS and len(args) == 1:
             convert, arg = _CONVERSIONS[name], compile_node(args[0])
-            return _fold(lambda env: convert(arg(env)), arg)
+            return fold(lambda env: convert(arg(env)), arg)
         raise Unsupported(f"function {name}()")
-    if name in v.GETTERS and not args:
+    if name in GETTERS and not args:
         if isinstance(target, Call) and (target.function, target.target, len(target.args)) == (
             "timestamp",
             None,
             1,
         ):
             text = compile_node(target.args[0])
-            return _fold(lambda env: v.timestamp_part(text(env), name), text)
+            return fold(lambda env: timestamp_part(text(env), name), text)
         raise Unsupported(f"{name}() on anything but timestamp(string)")
     receiver = compile_node(target)
     if name == "size" and not args:
-        return _fold(lambda env: v.size(receiver(env)), receiver)
+        return fold(lambda env: v.size(receiver(env)), receiver)
     if name in _STRING_TESTS and len(args) == 1:
         arg = compile_node(args[0])
 
@@ -359,81 +339,5 @@ def _call(node: Call) -> Fn:
             part = arg(env)  # the library evaluates a method's arguments before its target
             return v.string_test(name, receiver(env), part)
 
-        return _fold(string_test, receiver, arg)
+        return fold(string_test, receiver, arg)
     raise Unsupported(f"method {name}()")
-
-
-def _comprehension(node: Comprehension) -> Fn:
-    target, body = compile_node(node.target), compile_node(node.body)
-    keep = compile_node(node.filter) if node.filter is not None else None
-    kind, var = node.kind, node.var
-
-    def items(env: Env) -> tuple[list[Any], bool]:
-        """(the elements, whether they came from a map, whose order the library hashes)."""
-        collection = target(env)
-        if type(collection) is list:
-            return [v.plain(item) for item in collection], False
-        if type(collection) is dict:
-            keys = list(collection)
-            if any(type(key) is not str for key in keys):
-                raise NeedsLibrary
-            return keys, len(keys) > 1
-        raise v.no_overload()
-
-    def run(env: Env) -> Any:
-        elements, unordered = items(env)
-        scope = dict(env)
-        if kind in ("map", "filter"):
-            if unordered:
-                raise NeedsLibrary  # the result's order is the library's hash order
-            result = []
-            for element in elements:
-                scope[var] = element
-                if keep is not None or kind == "filter":
-                    test = (keep or body)(scope)
-                    if type(test) is not bool:
-                        raise v.no_overload()
-                    if not test:
-                        continue
-                result.append(body(scope) if kind == "map" else element)
-            return result
-        return _quantify(kind, elements, unordered, scope, var, body)
-
-    return run
-
-
-def _quantify(
-    kind: str, elements: list[Any], unordered: bool, scope: Env, var: str, body: Fn
-) -> bool:
-    """all / exists / exists_one. Over a list the library stops at the first decisive
-    result or error; over a map its order is unknown, so an outcome that would depend
-    on the order (an error beside a decisive result) goes to the library."""
-    decisive = kind == "exists"  # the value that ends all() (False) or exists() (True)
-    count = 0
-    errors: list[CelError] = []
-    found = False
-    for element in elements:
-        scope[var] = element
-        try:
-            outcome = body(scope)
-            if type(outcome) is not bool:
-                raise v.no_overload()
-        except CelError as error:
-            if not unordered:
-                raise
-            errors.append(error)
-            continue
-        if kind == "exists_one":
-            count += outcome
-        elif outcome is decisive:
-            if not unordered:
-                return decisive
-            found = True
-    if errors:
-        first = errors[0]
-        if found or any((e.kind, e.message) != (first.kind, first.message) for e in errors):
-            raise NeedsLibrary
-        raise first
-    if kind == "exists_one":
-        return count == 1
-    return found if kind == "exists" else not found

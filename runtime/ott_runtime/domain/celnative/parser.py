@@ -186,12 +186,19 @@ class _Parser:
             return self.unary()
         operators = self._LEVELS[level]
         left = self.binary(level + 1)
+        terms = [left]
         while True:
             token = self.peek()
             if token is None or token.text not in operators or token.kind == "string":
-                return left
+                break
             self.index += 1
-            left = Binary(token.text, left, self.binary(level + 1))
+            if level < 2:
+                terms.append(self.binary(level + 1))
+            else:
+                left = Binary(token.text, left, self.binary(level + 1))
+        if level < 2 and len(terms) > 1:
+            return _balanced(next(iter(operators)), terms, 0, len(terms) - 2)
+        return left
 
     def unary(self) -> Node:
         if self.accept("!"):
@@ -303,6 +310,16 @@ class _Parser:
             if self.accept("}"):
                 break
         return MapLit(tuple(entries))
+
+
+def _balanced(op: str, terms: list[Node], lo: int, hi: int) -> Node:
+    """A chain ``t0 && t1 && ... && tn`` as the CEL parser nests it: a balanced tree over
+    the operators ``lo..hi`` (not left to right), which decides whose error an
+    all-failing chain reports: ``a && b && c && d`` is ``(a && b) && (c && d)``."""
+    mid = (lo + hi + 1) // 2
+    left = terms[mid] if mid == lo else _balanced(op, terms, lo, mid - 1)
+    right = terms[mid + 1] if mid == hi else _balanced(op, terms, mid + 1, hi)
+    return Binary(op, left, right)
 
 
 def _number(text: str, *, negative: bool) -> int | float:

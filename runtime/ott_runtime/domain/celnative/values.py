@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, NoReturn
 
 INT64_MIN = -(2**63)
@@ -392,74 +390,3 @@ def string_test(name: str, text: Any, part: Any) -> bool:
     if name == "endsWith":
         return text.endswith(part)
     return part in text
-
-
-# --- timestamps -------------------------------------------------------------------------------
-
-_RFC3339 = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
-    r"(?:[Zz]|([+-])([0-9]{2}):([0-9]{2}))"
-)
-
-
-@lru_cache(maxsize=4096)
-def _parse_timestamp(text: str) -> tuple[datetime, int] | str:
-    """(the time as written, nanoseconds) of an RFC 3339 text, or the error's detail.
-
-    The library's getters read the time in the text's own UTC offset (the CEL
-    specification says UTC): 20:04+02:00 gives getHours() 20, so the offset is
-    validated and otherwise ignored."""
-    match = _RFC3339.fullmatch(text)
-    if match is None:
-        return "input contains invalid characters"
-    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
-    fraction, sign, offset_hours, offset_minutes = match.groups()[6:]
-    if second == 60 or year == 0:
-        raise NeedsLibrary  # a leap second or year 0: the library's own arithmetic
-    if hour > 23 or minute > 59 or second > 59:
-        return "input is out of range"
-    if sign is not None and (int(offset_hours) > 23 or int(offset_minutes) > 59):
-        return "input is out of range"
-    try:
-        written = datetime(year, month, day, hour, minute, second)
-    except ValueError:
-        return "input is out of range"
-    nanos = int((fraction or "0")[:9].ljust(9, "0"))
-    return written, nanos
-
-
-GETTERS = frozenset(
-    {
-        "getFullYear", "getMonth", "getDate", "getDayOfMonth", "getDayOfYear",
-        "getDayOfWeek", "getHours", "getMinutes", "getSeconds", "getMilliseconds",
-    }
-)  # fmt: skip
-
-
-def timestamp_part(text: Any, getter: str) -> int:
-    """``timestamp(text).getter()`` (in the text's own offset, as the library reads it)."""
-    if type(text) is not str:
-        raise undefined("timestamp")
-    parsed = _parse_timestamp(text)
-    if isinstance(parsed, str):
-        raise function_error("timestamp", f"{parsed}. Check function arguments and their types.")
-    moment, nanos = parsed
-    if getter == "getHours":
-        return moment.hour
-    if getter == "getMinutes":
-        return moment.minute
-    if getter == "getSeconds":
-        return moment.second
-    if getter == "getMilliseconds":
-        return nanos // 1_000_000
-    if getter == "getFullYear":
-        return moment.year
-    if getter == "getMonth":
-        return moment.month - 1
-    if getter == "getDate":
-        return moment.day
-    if getter == "getDayOfMonth":
-        return moment.day - 1
-    if getter == "getDayOfYear":
-        return moment.timetuple().tm_yday - 1
-    return (moment.weekday() + 1) % 7  # getDayOfWeek: Sunday is 0
