@@ -22,6 +22,7 @@ from typing import Any
 import cel
 
 from ott_runtime.domain.cel_expressions import event_paths, rewrite_roots, trim_event_paths
+from ott_runtime.domain.celnative import NativeProgram, NeedsLibrary, native_or_none
 from ott_runtime.domain.durations import parse_duration
 from ott_runtime.domain.regulation import Aggregate, AggregateFn
 from ott_runtime.domain.resolution import ResolvedRules
@@ -109,6 +110,8 @@ class _Series:
     spec: Aggregate
     seconds: float
     where: cel.Program | None
+    # the filter evaluated natively on the plain event (None: the library only)
+    where_native: NativeProgram | None
     groups: OrderedDict[tuple[Any, ...], _Window] = field(default_factory=OrderedDict)
     # groupBy and field paths split once: key() and add() run for every event
     group_paths: tuple[tuple[str, ...], ...] = ()
@@ -161,13 +164,13 @@ class WindowAggregator:
         for regulation, specs in aggregates.items():
             constants = {"params": dict(parameters.get(regulation, {}))}
             for spec in specs:
-                where = None
+                where = where_native = None
                 if spec.where is not None:
                     # Parameters are inlined: the context then holds only the event.
                     where = cel.compile(rewrite_roots(spec.where, {}, constants))
-                series = _Series(
-                    regulation, spec, parse_duration(spec.window).total_seconds(), where
-                )
+                    where_native = native_or_none(where.source)
+                seconds = parse_duration(spec.window).total_seconds()
+                series = _Series(regulation, spec, seconds, where, where_native)
                 if series.group_paths not in self._group_paths:
                     self._group_paths.append(series.group_paths)
                 series.group_index = self._group_paths.index(series.group_paths)
@@ -190,6 +193,13 @@ class WindowAggregator:
     ) -> bool:
         if series.where is None:
             return True
+        if series.where_native is not None:
+            try:
+                return series.where_native({"event": event}) is True
+            except NeedsLibrary:
+                pass  # data the native evaluator does not mirror: the library decides
+            except Exception:  # a filter that cannot read the event does not count it
+                return False
         if not converted:  # convert the event once for all filters of this event
             paths = self._paths[str(event.get("type", ""))]
             converted.append(cel.Context(variables={"event": trim_event_paths(event, paths)}))

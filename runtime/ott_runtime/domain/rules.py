@@ -32,6 +32,7 @@ from ott_runtime.domain.cel_expressions import (
     template_paths,
     trim_event_paths,
 )
+from ott_runtime.domain.celnative import NativeProgram, NeedsLibrary, native_or_none
 from ott_runtime.domain.events import EVENT_TYPES
 from ott_runtime.domain.regulation import Aggregate, Rule, Severity
 from ott_runtime.domain.resolution import (
@@ -118,6 +119,11 @@ class _CompiledRule:
     program: cel.Program
     aggregates_alias: str
     qualified_id: str
+    # The same condition evaluated natively on the plain event (None: the library only).
+    native: NativeProgram | None = None
+
+
+_NO_AGGREGATES: Mapping[str, Any] = {}
 
 
 @dataclass
@@ -193,8 +199,13 @@ def check_aggregate(
 
 
 class CompiledRules:
-    """Compiled once per tenant config. ``evaluate`` builds its CEL context per call, so it
-    may run in several threads (the stats counters are then approximate)."""
+    """Compiled once per tenant config. ``evaluate`` keeps its per-event state local, so it
+    may run in several threads (the stats counters are then approximate).
+
+    Conditions the native evaluator compiles (``celnative``: all of the catalog's) run on
+    the plain event; the others, and an event whose data the native evaluator does not
+    mirror, go through the ``cel`` library with a context built once per event, only when
+    one of them needs it (converting the event to CEL values cost more than the rules)."""
 
     def __init__(
         self,
@@ -235,6 +246,16 @@ class CompiledRules:
         self._alias_regulation = {alias: reg for reg, alias in aggregate_aliases.items()}
 
     @property
+    def native_rules(self) -> frozenset[str]:
+        """Qualified ids of the rules evaluated natively (the rest use the library)."""
+        return frozenset(
+            item.qualified_id
+            for items in self._by_type.values()
+            for item in items
+            if item.native is not None
+        )
+
+    @property
     def event_types(self) -> frozenset[str]:
         return frozenset(self._by_type)
 
@@ -269,6 +290,17 @@ class CompiledRules:
         regulation = self._alias_regulation.get(alias)
         return {} if regulation is None else dict(aggregates.get(regulation, {}))
 
+    def _library_context(
+        self, event: dict[str, Any], event_type: str, variables: Mapping[str, Any]
+    ) -> cel.Context:
+        """One CEL context for the rules the library evaluates: the event cut to the
+        fields the rules read (conversion costs per value), the aggregates copied.
+        (Parameters are inlined in the programs, see rewrite_roots.)"""
+        converted: dict[str, Any] = {"event": trim_event_paths(event, self._paths[event_type])}
+        for _, alias in self._aggregate_aliases[event_type]:
+            converted[alias] = dict(variables[alias])
+        return cel.Context(variables=converted)
+
     def evaluate(
         self,
         event: Mapping[str, Any],
@@ -281,12 +313,11 @@ class CompiledRules:
         event_dict = event if isinstance(event, dict) else dict(event)
         aggregates = aggregates or {}
         event_type = str(event.get("type", ""))
-        variables: dict[str, Any] = {"event": trim_event_paths(event_dict, self._paths[event_type])}
+        # The native evaluator reads the event and the aggregates as they are.
+        variables: dict[str, Any] = {"event": event_dict}
         for regulation, alias in self._aggregate_aliases[event_type]:
-            variables[alias] = dict(aggregates.get(regulation, {}))
-        # One context per event: the event is converted to CEL values once for all rules
-        # (parameters are inlined in the programs, see rewrite_roots).
-        context = cel.Context(variables=variables)
+            variables[alias] = aggregates.get(regulation, _NO_AGGREGATES)
+        library: list[cel.Context] = []  # built on the first rule that needs the library
         stats = self.stats
         hits: list[RuleHit] = []
         for item in compiled:
@@ -294,7 +325,14 @@ class CompiledRules:
             qualified = item.qualified_id
             stats.evaluated[qualified] += 1
             try:
-                result = item.program.execute(context)
+                try:
+                    if item.native is None:
+                        raise NeedsLibrary
+                    result = item.native(variables)
+                except NeedsLibrary:
+                    if not library:
+                        library.append(self._library_context(event_dict, event_type, variables))
+                    result = item.program.execute(library[0])
             except KeyError:
                 stats.missing[qualified] += 1
                 continue
@@ -356,7 +394,8 @@ def compile_rules(resolved: ResolvedRules, redact: Iterable[str] = ()) -> Compil
             except ValueError as exc:  # a parameter with no CEL literal (NaN, a set, ...)
                 errors.append(RuleError(regulation.name, rule.id, 1, 1, f"parameters: {exc}"))
                 continue
-            item = _CompiledRule(rule, rewritten, aliases["aggregates"], rule.qualified_id)
+            native = native_or_none(rewritten.source)
+            item = _CompiledRule(rule, rewritten, aliases["aggregates"], rule.qualified_id, native)
             for event_type in rule.applies_to:
                 by_type.setdefault(event_type, []).append(item)
     if errors:
