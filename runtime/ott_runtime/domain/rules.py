@@ -32,7 +32,7 @@ from ott_runtime.domain.cel_expressions import (
     template_paths,
     trim_event_paths,
 )
-from ott_runtime.domain.celnative import NativeProgram, NeedsLibrary, native_or_none
+from ott_runtime.domain.celnative import CelError, NativeProgram, NeedsLibrary, native_or_none
 from ott_runtime.domain.events import EVENT_TYPES
 from ott_runtime.domain.regulation import Aggregate, Rule, Severity
 from ott_runtime.domain.resolution import (
@@ -328,11 +328,15 @@ class CompiledRules:
                 try:
                     if item.native is None:
                         raise NeedsLibrary
-                    result = item.native(variables)
+                    # the bare closure: its errors come as CelError (raising the
+                    # library's exception types instead costs a call per rule)
+                    result = item.native.run(variables)
                 except NeedsLibrary:
                     if not library:
                         library.append(self._library_context(event_dict, event_type, variables))
                     result = item.program.execute(library[0])
+                except CelError as error:
+                    raise error.as_builtin() from None
             except KeyError:
                 stats.missing[qualified] += 1
                 continue

@@ -11,29 +11,38 @@ data it does not mirror (the caller evaluates that event with the library).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ott_runtime.domain.celnative.evaluator import compile_node
 from ott_runtime.domain.celnative.parser import Unsupported, parse
 from ott_runtime.domain.celnative.values import CelError, NeedsLibrary, deep_plain
 
-__all__ = ["NativeProgram", "NeedsLibrary", "Unsupported", "compile_native", "native_or_none"]
+__all__ = [
+    "CelError",
+    "NativeProgram",
+    "NeedsLibrary",
+    "Unsupported",
+    "compile_native",
+    "native_or_none",
+]
 
 
 class NativeProgram:
     """A compiled expression; call it with the variables (``{"event": {...}, ...}``)."""
 
-    __slots__ = ("_root", "source")
+    __slots__ = ("run", "source")
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self._root = compile_node(parse(source))
+        # The bare closure, for hot loops: takes a dict, raises CelError (see __call__),
+        # and hands back a list or map result without checking what it holds.
+        self.run: Callable[[dict[str, Any]], Any] = compile_node(parse(source))
 
     def __call__(self, variables: Mapping[str, Any]) -> Any:
         env = variables if type(variables) is dict else dict(variables)
         try:
-            result = self._root(env)
+            result = self.run(env)
         except CelError as error:
             raise error.as_builtin() from None
         if type(result) is list or type(result) is dict:

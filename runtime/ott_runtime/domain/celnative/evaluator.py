@@ -41,6 +41,7 @@ from ott_runtime.domain.celnative.temporal import (
 from ott_runtime.domain.celnative.values import CelError
 
 _MISSING = object()
+_PLAIN = v.PLAIN_TYPES  # int is not: it needs its int64 range checked
 
 
 def compile_node(node: Node) -> Fn:
@@ -100,34 +101,38 @@ def _variable(env: Env, name: str) -> Any:
 
 
 def _path(root: str, fields: tuple[str, ...]) -> Fn:
-    """A variable and the map fields below it, read in one closure."""
+    """A variable and the map fields below it, read in one closure (the common case, maps
+    all the way down and a plain value found, without a call; anything else the slow way)."""
     if not fields:
         return lambda env: _variable(env, root)
     if len(fields) == 1:
         (first,) = fields
 
         def read1(env: Env) -> Any:
-            value = _variable(env, root)
+            value = env.get(root)
             if type(value) is dict:
                 found = value.get(first, _MISSING)
-                if found is not _MISSING:
-                    return v.plain(found)
-            return v.select(value, first)
+                if type(found) in _PLAIN:
+                    return found
+                if type(found) is int and v.INT64_MIN <= found <= v.INT64_MAX:
+                    return found
+            return v.select(_variable(env, root), first)
 
         return read1
     if len(fields) == 2:
         first, second = fields
 
         def read2(env: Env) -> Any:
-            value = _variable(env, root)
+            value = env.get(root)
             if type(value) is dict:
-                middle = value.get(first, _MISSING)
+                middle = value.get(first)
                 if type(middle) is dict:
                     found = middle.get(second, _MISSING)
-                    if found is not _MISSING:
-                        return v.plain(found)
-                    raise v.missing(second)
-            return v.select(v.select(value, first), second)
+                    if type(found) in _PLAIN:
+                        return found
+                    if type(found) is int and v.INT64_MIN <= found <= v.INT64_MAX:
+                        return found
+            return v.select(v.select(_variable(env, root), first), second)
 
         return read2
 

@@ -66,13 +66,13 @@ def function_error(name: str, detail: str, kind: type[Exception] = RuntimeError)
     return CelError(kind, f"Function {name!r} error: {detail}")
 
 
-_SCALARS = frozenset({str, bool, float, type(None), dict, list})
+PLAIN_TYPES = frozenset({str, bool, float, type(None), dict, list})
 
 
 def plain(value: Any) -> Any:
     """``value`` when the native evaluator mirrors it, else ``NeedsLibrary``."""
     kind = type(value)
-    if kind in _SCALARS or (kind is int and INT64_MIN <= value <= INT64_MAX):
+    if kind in PLAIN_TYPES or (kind is int and INT64_MIN <= value <= INT64_MAX):
         return value
     raise NeedsLibrary
 
