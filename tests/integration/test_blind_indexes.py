@@ -17,6 +17,7 @@ from ott_runtime.domain.keyring import KeyRing
 from ott_runtime.storage import Database, EventQuery, NewEvent, Store, TenantScope
 from ott_runtime.storage.blind_indexes import add_blind_indexes, bucket_of
 from ott_runtime.storage.database import _alembic_config
+from ott_runtime.storage.direct import DirectStatements
 from ott_runtime.storage.scope import table_of
 from ott_runtime.storage.tables import BLIND_INDEX_BUCKET_BITS, BlindIndexRow, EventRow
 
@@ -77,12 +78,12 @@ async def test_lookups_walk_every_bucket_in_seq_order(database_url: str) -> None
                   9 * BUCKET + 1: "acme", 9 * BUCKET + 2: "acme"}  # fmt: skip
         async with database.transaction() as session:
             await place_events(session, placed)
-            connection = await session.connection()
+            statements = await DirectStatements.of(session)
             rows = [("viewer.id", kid, s) for s, t in placed.items() if t == "acme"][:-1]
             other_field = ("viewer.email", digest("acme", "viewer.email", "kid-7"), 9 * BUCKET + 2)
-            await add_blind_indexes(connection, "acme", [*rows, other_field])
+            await add_blind_indexes(statements, "acme", [*rows, other_field])
             same_value = digest("globex", "viewer.id", "kid-7")  # another tenant's key: differs
-            await add_blind_indexes(connection, "globex", [("viewer.id", same_value, 2 * BUCKET)])
+            await add_blind_indexes(statements, "globex", [("viewer.id", same_value, 2 * BUCKET)])
         assert same_value != kid
         assert sorted({bucket_of(s) for s in placed}) == [0, 1, 2, 3, 9]
 

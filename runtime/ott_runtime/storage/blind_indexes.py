@@ -10,19 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ott_runtime.storage.direct import DirectStatements, insert_rows
 from ott_runtime.storage.scope import table_of
 from ott_runtime.storage.tables import BLIND_INDEX_BUCKET_BITS, BlindIndexRow
 
 _TABLE = table_of(BlindIndexRow)
-_COLUMNS = "tenant_id, bucket, digest, event_seq"
-_SQLITE_INSERT = f"INSERT INTO {_TABLE.name} ({_COLUMNS}) VALUES (?, ?, ?, ?)"
-# one statement with an array per column: asyncpg's executemany costs a message per row
-_POSTGRES_INSERT = (
-    f"INSERT INTO {_TABLE.name} ({_COLUMNS}) SELECT $1, bucket, digest, seq FROM "
-    "unnest($2::integer[], $3::bytea[], $4::bigint[]) AS rows(bucket, digest, seq)"
-)
+_COLUMNS = ("tenant_id", "bucket", "digest", "event_seq")
+_POSTGRES_TYPES = ("varchar", "integer", "bytea", "bigint")
 
 
 def bucket_of(event_seq: int) -> int:
@@ -38,22 +33,15 @@ def digest_bytes(field_path: str, digest: str) -> bytes:
 
 
 async def add_blind_indexes(
-    connection: AsyncConnection, tenant_id: str, indexes: Sequence[tuple[str, str, int]]
+    statements: DirectStatements, tenant_id: str, indexes: Sequence[tuple[str, str, int]]
 ) -> None:
     """Inserts ``(field path, hex digest, event seq)`` rows for the tenant, sorted by key
-    (the pages are then visited in order), with plain values the driver binds as they are."""
+    (the pages are then visited in order)."""
     rows = sorted(
-        (bucket_of(seq), digest_bytes(path, digest), seq) for path, digest, seq in indexes
+        (tenant_id, bucket_of(seq), digest_bytes(path, digest), seq)
+        for path, digest, seq in indexes
     )
-    if connection.dialect.name == "postgresql":
-        buckets, digests, seqs = (list(column) for column in zip(*rows, strict=True))
-        await connection.exec_driver_sql(_POSTGRES_INSERT, (tenant_id, buckets, digests, seqs))
-        return
-    if connection.dialect.paramstyle != "qmark":
-        raise ValueError(f"unsupported DBAPI parameter style {connection.dialect.paramstyle!r}")
-    await connection.exec_driver_sql(
-        _SQLITE_INSERT, [(tenant_id, bucket, digest, seq) for bucket, digest, seq in rows]
-    )
+    await insert_rows(statements, _TABLE.name, _COLUMNS, _POSTGRES_TYPES, rows)
 
 
 def blind_index_matches(

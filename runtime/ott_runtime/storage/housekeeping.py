@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import delete, select
 
+from ott_runtime.storage.direct import DirectStatements, insert_rows
 from ott_runtime.storage.rollups import ViolationRollups
-from ott_runtime.storage.scope import ScopedRepository, dialect_insert
+from ott_runtime.storage.scope import ScopedRepository
 from ott_runtime.storage.tables import (
     BlindIndexRow,
     EventRow,
@@ -18,30 +18,25 @@ from ott_runtime.storage.tables import (
 )
 
 _USAGE_COUNTERS = ("events", "api_calls", "bytes_in", "rule_evaluations")
-# (dialect, counters given) -> the upsert with bound parameters: built (and its cache key
-# computed) once, not for every ingest batch
-_USAGE_UPSERTS: dict[tuple[str, tuple[str, ...]], Any] = {}
+_USAGE_COLUMNS = ("tenant_id", "hour", *_USAGE_COUNTERS)
+_USAGE_TYPES = ("varchar", "timestamp", "bigint", "bigint", "bigint", "bigint")
 
 
 class UsageRepository(ScopedRepository):
     async def add(self, hour: datetime, **counts: int) -> None:
         """Adds to the tenant's counters for ``hour`` (an upsert on both databases)."""
-        values = self._owned({"hour": hour, **counts})
-        for column in _USAGE_COUNTERS:
-            values.setdefault(column, 0)
-        dialect = self._session.get_bind().dialect.name
-        key = (dialect, tuple(counts))
-        statement = _USAGE_UPSERTS.get(key)
-        if statement is None:
-            insert = dialect_insert(self._session)
-            columns = ("tenant_id", "hour", *_USAGE_COUNTERS)
-            statement = insert(UsageRow).values({c: bindparam(c) for c in columns})
-            statement = statement.on_conflict_do_update(
-                index_elements=["tenant_id", "hour"],
-                set_={c: getattr(UsageRow, c) + statement.excluded[c] for c in counts},
-            )
-            _USAGE_UPSERTS[key] = statement
-        await self._session.execute(statement, values)
+        unknown = sorted(set(counts) - set(_USAGE_COUNTERS))
+        if unknown:
+            raise ValueError(f"no usage counter {unknown}; known: {list(_USAGE_COUNTERS)}")
+        statements = await DirectStatements.of(self._session)
+        hour_stored = statements.stored_datetime(hour)
+        row = (self.tenant_id, hour_stored, *(counts.get(c, 0) for c in _USAGE_COUNTERS))
+        table = UsageRow.__tablename__
+        added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counts)
+        conflict = "ON CONFLICT (tenant_id, hour) DO " + (
+            f"UPDATE SET {added}" if added else "NOTHING"
+        )
+        await insert_rows(statements, table, _USAGE_COLUMNS, _USAGE_TYPES, [row], tail=conflict)
 
     async def hours(self, since: datetime, until: datetime) -> list[UsageRow]:
         statement = self._where_tenant(

@@ -13,13 +13,12 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import String, any_, bindparam, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement, TextClause
 
 from ott_runtime.storage.blind_indexes import add_blind_indexes, blind_index_matches
 from ott_runtime.storage.database import Database
+from ott_runtime.storage.direct import DirectStatements, insert_rows
 from ott_runtime.storage.directory import TenantDirectory
 from ott_runtime.storage.housekeeping import RetentionRepository, UsageRepository
 from ott_runtime.storage.scope import ScopedRepository, TenantScope, table_of
@@ -92,56 +91,63 @@ class ViolationQuery:
     limit: int = 100
 
 
+_EVENT_COLUMNS = ("tenant_id", "event_id", "type", "occurred_at", "received_at", "content_id",
+                  "max_severity", "payload", "key_version")  # fmt: skip
+_EVENT_TYPES = ("varchar", "varchar", "varchar", "timestamp", "timestamp", "varchar",
+                "integer", "json", "integer")  # fmt: skip
+_VIOLATION_COLUMNS = ("id", "tenant_id", "event_seq", "event_id", "event_type", "regulation",
+                      "rule_id", "severity", "severity_rank", "message", "reference",
+                      "content_id", "occurred_at", "created_at")  # fmt: skip
+_VIOLATION_TYPES = ("varchar", "varchar", "bigint", "varchar", "varchar", "varchar", "varchar",
+                    "varchar", "integer", "text", "varchar", "varchar", "timestamp",
+                    "timestamp")  # fmt: skip
+# the ids as ONE parameter (a JSON array on SQLite, an array on PostgreSQL): an IN list of
+# up to 1,000 parameters would be a new statement for every batch size
+_EXISTING_IDS = {
+    True: "SELECT event_id FROM events WHERE tenant_id = ? "
+    "AND event_id IN (SELECT value FROM json_each(?))",
+    False: "SELECT event_id FROM events WHERE tenant_id = $1 AND event_id = ANY($2::varchar[])",
+}
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()  # what the engine's json_serializer writes
+
+
 class EventRepository(ScopedRepository):
     async def existing_ids(self, event_ids: Sequence[str]) -> set[str]:
         if not event_ids:
             return set()
-        # the ids as ONE parameter (a JSON array on SQLite, an array on PostgreSQL): an
-        # IN list of up to 1,000 parameters is rendered again for every batch
-        ids = list(event_ids)
-        condition: ColumnElement[bool] | TextClause
-        if self._session.get_bind().dialect.name == "sqlite":
-            among = text("events.event_id IN (SELECT value FROM json_each(:event_ids))")
-            condition = among.bindparams(event_ids=orjson.dumps(ids).decode())
-        else:
-            condition = EventRow.event_id == any_(bindparam("event_ids", ids, ARRAY(String)))
-        statement = self._where_tenant(select(EventRow.event_id).where(condition), EventRow)
-        return set((await self._session.scalars(statement)).all())
+        statements = await DirectStatements.of(self._session)
+        ids = orjson.dumps(list(event_ids)).decode() if statements.is_sqlite else list(event_ids)
+        rows = await statements.fetch(_EXISTING_IDS[statements.is_sqlite], (self.tenant_id, ids))
+        return {event_id for (event_id,) in rows}
 
     async def add(self, events: Sequence[NewEvent]) -> dict[str, int]:
         """Inserts events with their blind indexes; returns event id -> seq."""
         if not events:
             return {}
+        statements = await DirectStatements.of(self._session)
+        at = statements.stored_datetime
+        tenant = self.tenant_id
         rows = [
-            self._owned(
-                {
-                    "event_id": e.event_id,
-                    "type": e.type,
-                    "occurred_at": e.occurred_at,
-                    "received_at": e.received_at,
-                    "content_id": e.content_id,
-                    "max_severity": e.max_severity,
-                    "payload": e.payload,
-                    "key_version": e.key_version,
-                }
-            )
+            (tenant, e.event_id, e.type, at(e.occurred_at), at(e.received_at), e.content_id,
+             e.max_severity, _json(e.payload), e.key_version)
             for e in events
-        ]
-        # one multi-row INSERT ... RETURNING (insertmanyvalues): the returned rows are
-        # matched by event id, so their order does not matter (asking for input order
-        # costs a statement per row on SQLite)
-        table = table_of(EventRow)
-        returned = await self._session.execute(
-            insert(table).returning(table.c.event_id, table.c.seq), rows
-        )
-        seqs: dict[str, int] = {event_id: seq for event_id, seq in returned.all()}
+        ]  # fmt: skip
+        # the returned rows are matched by event id, so their order does not matter
+        returned = await insert_rows(
+            statements, "events", _EVENT_COLUMNS, _EVENT_TYPES, rows,
+            tail="RETURNING event_id, seq",
+        )  # fmt: skip
+        seqs: dict[str, int] = {event_id: seq for event_id, seq in returned}
         indexes = [
             (path, digest, seqs[e.event_id])
             for e in events
             for path, digest in e.blind_indexes.items()
         ]
         if indexes:
-            await add_blind_indexes(await self._session.connection(), self.tenant_id, indexes)
+            await add_blind_indexes(statements, tenant, indexes)
         return seqs
 
     async def find(self, query: EventQuery) -> list[EventRow]:
@@ -241,50 +247,45 @@ class ViolationRepository(ScopedRepository):
         if not violations:
             return []
         created_at = datetime.now(UTC)
+        statements = await DirectStatements.of(self._session)
+        at = statements.stored_datetime
+        created = at(created_at)
+        tenant = self.tenant_id
         rows = [
-            self._owned(
-                {
-                    "id": str(uuid.uuid4()),
-                    "event_seq": seqs[v.event_id],
-                    "event_id": v.event_id,
-                    "event_type": v.event_type,
-                    "regulation": v.regulation,
-                    "rule_id": v.rule_id,
-                    "severity": v.severity,
-                    "severity_rank": v.severity_rank,
-                    "message": v.message,
-                    "reference": v.reference,
-                    "content_id": v.content_id,
-                    "occurred_at": v.occurred_at,
-                    "created_at": created_at,
-                }
-            )
+            (str(uuid.uuid4()), tenant, seqs[v.event_id], v.event_id, v.event_type, v.regulation,
+             v.rule_id, v.severity, v.severity_rank, v.message, v.reference, v.content_id,
+             at(v.occurred_at), created)
             for v in violations
-        ]
+        ]  # fmt: skip
         # the new seqs come back by id with the INSERT; the rest of each row is what was
         # sent, as the database hands it back (UTC): no second SELECT, no ORM loading
-        table = table_of(ViolationRow)
-        returned = await self._session.execute(
-            insert(table).returning(table.c.id, table.c.seq), rows
-        )
-        stored: dict[str, int] = {row_id: seq for row_id, seq in returned.all()}
-        created_utc = created_at.astimezone(UTC)
+        returned = await insert_rows(
+            statements, "violations", _VIOLATION_COLUMNS, _VIOLATION_TYPES, rows,
+            tail="RETURNING id, seq",
+        )  # fmt: skip
+        stored: dict[str, int] = {row_id: seq for row_id, seq in returned}
         return [
             ViolationRow(
-                **row,
-                seq=stored[row["id"]],
+                id=row[0],
+                tenant_id=tenant,
+                seq=stored[row[0]],
+                event_seq=row[2],
+                event_id=v.event_id,
+                event_type=v.event_type,
+                regulation=v.regulation,
+                rule_id=v.rule_id,
+                severity=v.severity,
+                severity_rank=v.severity_rank,
+                message=v.message,
+                reference=v.reference,
+                content_id=v.content_id,
+                occurred_at=v.occurred_at.astimezone(UTC),
+                created_at=created_at,
                 acknowledged_at=None,
                 acknowledged_by=None,
                 ack_note=None,
             )
-            for row in (
-                {
-                    **row,
-                    "occurred_at": row["occurred_at"].astimezone(UTC),
-                    "created_at": created_utc,
-                }
-                for row in rows
-            )
+            for v, row in zip(violations, rows, strict=True)
         ]
 
     async def find(self, query: ViolationQuery) -> list[ViolationRow]:

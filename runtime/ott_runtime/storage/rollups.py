@@ -14,12 +14,14 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, delete, text
+from sqlalchemy import delete
 
-from ott_runtime.storage.scope import ScopedRepository, dialect_insert, table_of
+from ott_runtime.storage.direct import DirectStatements, insert_rows
+from ott_runtime.storage.scope import ScopedRepository, table_of
 from ott_runtime.storage.tables import ViolationHourRow, ViolationRegionHourRow
 
 if TYPE_CHECKING:  # repositories imports housekeeping, which imports this module
@@ -28,6 +30,40 @@ if TYPE_CHECKING:  # repositories imports housekeeping, which imports this modul
 UNKNOWN = "unknown"  # what the dashboard shows for a missing region or content
 _REGION_MAX = 128
 _LOCK_NAMESPACE = b"ottc.ingest:"
+
+
+_LOCK = "SELECT pg_advisory_xact_lock($1)"
+
+
+@dataclass(frozen=True)
+class _Rollup:
+    table: str
+    key: tuple[str, ...]  # the primary key, then "count"
+    postgres_types: tuple[str, ...]
+
+
+_HOURS = _Rollup(
+    table_of(ViolationHourRow).name,
+    ("tenant_id", "hour", "region", "content_id", "regulation", "rule_id"),
+    ("varchar", "timestamp", "varchar", "varchar", "varchar", "varchar", "bigint"),
+)
+_REGION_HOURS = _Rollup(
+    table_of(ViolationRegionHourRow).name,
+    ("tenant_id", "hour", "region"),
+    ("varchar", "timestamp", "varchar", "bigint"),
+)
+
+
+async def _upsert(
+    statements: DirectStatements, rollup: _Rollup, rows: list[tuple[Any, ...]]
+) -> None:
+    """Adds ``count`` to existing rows, inserts the others (sorted keys: the same lock
+    order in every transaction)."""
+    key = ", ".join(rollup.key)
+    conflict = f"ON CONFLICT ({key}) DO UPDATE SET count = {rollup.table}.count + excluded.count"
+    await insert_rows(
+        statements, rollup.table, (*rollup.key, "count"), rollup.postgres_types, rows, tail=conflict
+    )
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -58,12 +94,12 @@ class ViolationRollups(ScopedRepository):
         """Call first in the ingest transaction, before the rows are inserted: takes the
         tenant's commit-order lock (PostgreSQL), then adds the batch's violations to the
         hourly rollups. All of it commits or rolls back with the batch."""
-        if self._session.get_bind().dialect.name == "postgresql":
-            await self._session.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": ingest_lock_key(self.tenant_id)}
-            )
+        statements = await DirectStatements.of(self._session)
+        if not statements.is_sqlite:
+            await statements.fetch(_LOCK, (ingest_lock_key(self.tenant_id),))
         if not violations:
             return
+        hour_of_stored = statements.stored_datetime
         region_by_event = {event.event_id: region_of(event.payload) for event in events}
         counts: Counter[tuple[datetime, str, str, str, str]] = Counter(
             (
@@ -75,42 +111,26 @@ class ViolationRollups(ScopedRepository):
             )
             for v in violations
         )
-        await self._add(
-            table_of(ViolationHourRow),
+        tenant = self.tenant_id
+        await _upsert(
+            statements,
+            _HOURS,
             [
-                self._owned(
-                    {
-                        "hour": hour,
-                        "region": region,
-                        "content_id": content,
-                        "regulation": regulation,
-                        "rule_id": rule,
-                        "count": n,
-                    }
-                )
+                (tenant, hour_of_stored(hour), region, content, regulation, rule, n)
                 for (hour, region, content, regulation, rule), n in sorted(counts.items())
             ],
         )
         regions: Counter[tuple[datetime, str]] = Counter()
         for (hour, region, *_rule), n in counts.items():
             regions[(hour, region)] += n
-        await self._add(
-            table_of(ViolationRegionHourRow),
+        await _upsert(
+            statements,
+            _REGION_HOURS,
             [
-                self._owned({"hour": hour, "region": region, "count": n})
+                (tenant, hour_of_stored(hour), region, n)
                 for (hour, region), n in sorted(regions.items())
             ],
         )
-
-    async def _add(self, table: Table, rows: list[dict[str, Any]]) -> None:
-        """Adds ``count`` to existing rows, inserts the others (sorted keys: the same lock
-        order in every transaction)."""
-        insert = dialect_insert(self._session)(table)
-        upsert = insert.on_conflict_do_update(
-            index_elements=[c.name for c in table.primary_key.columns],
-            set_={"count": table.c["count"] + insert.excluded["count"]},
-        )
-        await self._session.execute(upsert, rows)
 
     async def purge(self, violations_before: datetime) -> int:
         """Removes the hours whose violations retention has removed entirely (an hour the

@@ -3,7 +3,8 @@
 No repository can be obtained without a :class:`TenantScope`, and every statement a
 repository runs goes through :meth:`ScopedRepository._where_tenant` (reads, updates,
 deletes) or :meth:`ScopedRepository._owned` (inserts), which pin ``tenant_id`` to the
-scope. There is no method that takes a tenant id from its caller or returns a session,
+scope; the ingest's driver-level inserts (:mod:`ott_runtime.storage.direct`) put
+:attr:`ScopedRepository.tenant_id` in every row themselves. There is no method that takes a tenant id from its caller or returns a session,
 so a query without the tenant filter cannot be written through this layer.
 """
 
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol, Self, TypeVar
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
@@ -73,8 +73,3 @@ def table_of(model: type[DeclarativeBase]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
-
-
-def dialect_insert(session: AsyncSession) -> Any:
-    """``insert`` with ``on_conflict_do_update`` for the session's database."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
