@@ -254,14 +254,14 @@ def paren(text: str) -> str:
 EXPRESSIONS = expressions()
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(source=EXPRESSIONS, variables=activations)
 def test_native_agrees_with_the_library(source: str, variables: dict[str, Any]) -> None:
     assume(library_compiles(source))
     agree(source, variables)
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(source=st.one_of(bools, numbers, strings, lists), variables=typed_activations)
 def test_native_agrees_with_the_library_on_typed_expressions(
     source: str, variables: dict[str, Any]
