@@ -130,9 +130,10 @@ class EventRepository(ScopedRepository):
         statements = await DirectStatements.of(self._session)
         at = statements.stored_datetime
         tenant = self.tenant_id
+        received = {moment: at(moment) for moment in {e.received_at for e in events}}  # one
         rows = [
-            (tenant, e.event_id, e.type, at(e.occurred_at), at(e.received_at), e.content_id,
-             e.max_severity, _json(e.payload), e.key_version)
+            (tenant, e.event_id, e.type, at(e.occurred_at), received[e.received_at],
+             e.content_id, e.max_severity, _json(e.payload), e.key_version)
             for e in events
         ]  # fmt: skip
         # the returned rows are matched by event id, so their order does not matter

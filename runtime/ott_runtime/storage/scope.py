@@ -4,8 +4,9 @@ No repository can be obtained without a :class:`TenantScope`, and every statemen
 repository runs goes through :meth:`ScopedRepository._where_tenant` (reads, updates,
 deletes) or :meth:`ScopedRepository._owned` (inserts), which pin ``tenant_id`` to the
 scope; the ingest's driver-level inserts (:mod:`ott_runtime.storage.direct`) put
-:attr:`ScopedRepository.tenant_id` in every row themselves. There is no method that takes a tenant id from its caller or returns a session,
-so a query without the tenant filter cannot be written through this layer.
+:attr:`ScopedRepository.tenant_id` in every row themselves (and filter reads on it). There
+is no method that takes a tenant id from its caller or returns a session, so a query
+without the tenant filter cannot be written through this layer.
 """
 
 from __future__ import annotations
