@@ -19,13 +19,14 @@ from ott_runtime.storage import (
     Database,
     EventQuery,
     NewEvent,
+    NewRiskScore,
     NewViolation,
     Store,
     TenantScope,
     ViolationQuery,
 )
 from ott_runtime.storage.direct import DirectStatements, insert_rows, sqlite_datetime
-from ott_runtime.storage.tables import EventRow, UsageRow, ViolationHourRow
+from ott_runtime.storage.tables import EventRow, RiskScoreRow, UsageRow, ViolationHourRow
 
 ACME = TenantScope("acme")
 SEEN: dict[int, list[str] | None] = {}  # store -> the statements a listener saw (or None)
@@ -146,3 +147,27 @@ async def test_orm_rows_and_direct_rows_agree(store: Store) -> None:
     async with store.read(ACME) as data:
         exact = await data.events.find(EventQuery(since=AT, until=AT + timedelta(microseconds=1)))
     assert sorted(row.event_id for row in exact) == ["direct", "orm"]
+
+
+async def test_risk_scores_return_their_ids_in_order(store: Store) -> None:
+    async with store.write(ACME) as data:
+        seqs = await data.events.add([new_event("e1", {}), new_event("e2", {})])
+        first = await data.risk.add(
+            [NewRiskScore("e2", 0.9, "m@1", {"why": ["a"]}), NewRiskScore("e1", 0.1, "m@1", {})],
+            seqs,
+            AT,
+        )
+    async with store.write(ACME) as data:  # e2 scored again later (the series scorer)
+        again = await data.risk.add([NewRiskScore("e2", 0.5, "series@1", {})], seqs, AT)
+    async with store.read(ACME) as data:
+        rows = await data.risk.for_events(["e1", "e2"])
+    async with store.database.session() as session:
+        stored = {
+            row.id: (row.event_id, row.score, row.explanation, row.created_at)
+            for row in await session.scalars(select(RiskScoreRow))
+        }
+    assert stored[first[0]] == ("e2", 0.9, {"why": ["a"]}, AT)
+    assert stored[first[1]] == ("e1", 0.1, {}, AT)
+    assert again[0] not in first
+    assert stored[again[0]][:2] == ("e2", 0.5)
+    assert rows["e1"].id == first[1]

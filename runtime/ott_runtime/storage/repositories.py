@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ott_runtime.storage.blind_indexes import add_blind_indexes, blind_index_matches
@@ -21,7 +21,7 @@ from ott_runtime.storage.database import Database
 from ott_runtime.storage.direct import DirectStatements, insert_rows
 from ott_runtime.storage.directory import TenantDirectory
 from ott_runtime.storage.housekeeping import RetentionRepository, UsageRepository
-from ott_runtime.storage.scope import ScopedRepository, TenantScope, table_of
+from ott_runtime.storage.scope import ScopedRepository, TenantScope
 from ott_runtime.storage.tables import (
     EventRow,
     RiskScoreRow,
@@ -101,6 +101,9 @@ _VIOLATION_COLUMNS = ("id", "tenant_id", "event_seq", "event_id", "event_type", 
 _VIOLATION_TYPES = ("varchar", "varchar", "bigint", "varchar", "varchar", "varchar", "varchar",
                     "varchar", "integer", "text", "varchar", "varchar", "timestamp",
                     "timestamp")  # fmt: skip
+_RISK_COLUMNS = ("tenant_id", "event_seq", "event_id", "score", "model", "explanation",
+                 "created_at")  # fmt: skip
+_RISK_TYPES = ("varchar", "bigint", "varchar", "float8", "varchar", "json", "timestamp")
 # the ids as ONE parameter (a JSON array on SQLite, an array on PostgreSQL): an IN list of
 # up to 1,000 parameters would be a new statement for every batch size
 _EXISTING_IDS = {
@@ -337,32 +340,21 @@ class RiskRepository(ScopedRepository):
         """Inserts the scores; returns their row ids in order (live stream cursors)."""
         if not scores:
             return []
+        statements = await DirectStatements.of(self._session)
+        created = statements.stored_datetime(at)
+        tenant = self.tenant_id
         rows = [
-            self._owned(
-                {
-                    "event_seq": seqs[s.event_id],
-                    "event_id": s.event_id,
-                    "score": s.score,
-                    "model": s.model,
-                    "explanation": s.explanation,
-                    "created_at": at,
-                }
-            )
+            (tenant, seqs[s.event_id], s.event_id, s.score, s.model, _json(s.explanation), created)
             for s in scores
         ]
-        await self._session.execute(insert(table_of(RiskScoreRow)), rows)
-        event_seqs = [row["event_seq"] for row in rows]
-        stored = self._where_tenant(
-            select(RiskScoreRow.event_seq, RiskScoreRow.id).where(
-                RiskScoreRow.event_seq.in_(event_seqs)
-            ),
-            RiskScoreRow,
-        )
+        returned = await insert_rows(
+            statements, "risk_scores", _RISK_COLUMNS, _RISK_TYPES, rows,
+            tail="RETURNING event_seq, id",
+        )  # fmt: skip
         ids: dict[int, int] = {}
-        for seq, row_id in (await self._session.execute(stored)).all():
-            # an event scored again later (the series scorer): its newest row is this one
+        for seq, row_id in returned:  # an event twice in one call: its newest row
             ids[seq] = max(row_id, ids.get(seq, row_id))
-        return [ids[seq] for seq in event_seqs]
+        return [ids[row[1]] for row in rows]
 
     async def for_events(self, event_ids: Sequence[str]) -> dict[str, RiskScoreRow]:
         if not event_ids:
