@@ -119,17 +119,19 @@ async def test_naive_datetimes_and_unknown_counters_are_refused(store: Store) ->
 
 
 async def test_a_batch_over_the_parameter_limit_is_split(store: Store) -> None:
-    rows = [("acme", f"k{n}", 1) for n in range(11_000)]  # 33,000 parameters on SQLite
+    rows = [(f"k{n}", n) for n in range(17_000)]  # 34,001 parameters on SQLite
     async with store.database.transaction() as session:
         await session.execute(text("CREATE TABLE split_check (t VARCHAR, k VARCHAR, n INTEGER)"))
         statements = await DirectStatements.of(session)
         returned = await insert_rows(
-            statements, "split_check", ("t", "k", "n"), ("varchar", "varchar", "integer"), rows,
-            tail="RETURNING k",
+            statements, "split_check", ("k", "n"), ("varchar", "integer"), rows,
+            shared={"t": "acme"}, tail="RETURNING k, n",
         )  # fmt: skip
-        count = await session.scalar(text("SELECT count(*) FROM split_check"))
-    assert count == 11_000
-    assert sorted(k for (k,) in returned) == sorted(k for _, k, _ in rows)
+        stored = (await session.execute(text("SELECT t, k, n FROM split_check"))).all()
+    assert sorted(returned, key=lambda row: row[1]) == rows
+    assert sorted((tuple(row) for row in stored), key=lambda row: row[2]) == [
+        ("acme", k, n) for k, n in rows
+    ]
 
 
 async def test_orm_rows_and_direct_rows_agree(store: Store) -> None:

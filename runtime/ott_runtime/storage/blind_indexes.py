@@ -16,8 +16,8 @@ from ott_runtime.storage.scope import table_of
 from ott_runtime.storage.tables import BLIND_INDEX_BUCKET_BITS, BlindIndexRow
 
 _TABLE = table_of(BlindIndexRow)
-_COLUMNS = ("tenant_id", "bucket", "digest", "event_seq")
-_POSTGRES_TYPES = ("varchar", "integer", "bytea", "bigint")
+_COLUMNS = ("bucket", "digest", "event_seq")
+_POSTGRES_TYPES = ("integer", "bytea", "bigint")
 
 
 def bucket_of(event_seq: int) -> int:
@@ -38,10 +38,11 @@ async def add_blind_indexes(
     """Inserts ``(field path, hex digest, event seq)`` rows for the tenant, sorted by key
     (the pages are then visited in order)."""
     rows = sorted(
-        (tenant_id, bucket_of(seq), digest_bytes(path, digest), seq)
-        for path, digest, seq in indexes
+        (bucket_of(seq), digest_bytes(path, digest), seq) for path, digest, seq in indexes
     )
-    await insert_rows(statements, _TABLE.name, _COLUMNS, _POSTGRES_TYPES, rows)
+    await insert_rows(
+        statements, _TABLE.name, _COLUMNS, _POSTGRES_TYPES, rows, shared={"tenant_id": tenant_id}
+    )
 
 
 def blind_index_matches(

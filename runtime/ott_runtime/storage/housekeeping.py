@@ -18,8 +18,8 @@ from ott_runtime.storage.tables import (
 )
 
 _USAGE_COUNTERS = ("events", "api_calls", "bytes_in", "rule_evaluations")
-_USAGE_COLUMNS = ("tenant_id", "hour", *_USAGE_COUNTERS)
-_USAGE_TYPES = ("varchar", "timestamp", "bigint", "bigint", "bigint", "bigint")
+_USAGE_COLUMNS = ("hour", *_USAGE_COUNTERS)
+_USAGE_TYPES = ("timestamp", "bigint", "bigint", "bigint", "bigint")
 
 
 class UsageRepository(ScopedRepository):
@@ -30,13 +30,16 @@ class UsageRepository(ScopedRepository):
             raise ValueError(f"no usage counter {unknown}; known: {list(_USAGE_COUNTERS)}")
         statements = await DirectStatements.of(self._session)
         hour_stored = statements.stored_datetime(hour)
-        row = (self.tenant_id, hour_stored, *(counts.get(c, 0) for c in _USAGE_COUNTERS))
+        row = (hour_stored, *(counts.get(c, 0) for c in _USAGE_COUNTERS))
         table = UsageRow.__tablename__
         added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counts)
         conflict = "ON CONFLICT (tenant_id, hour) DO " + (
             f"UPDATE SET {added}" if added else "NOTHING"
         )
-        await insert_rows(statements, table, _USAGE_COLUMNS, _USAGE_TYPES, [row], tail=conflict)
+        await insert_rows(
+            statements, table, _USAGE_COLUMNS, _USAGE_TYPES, [row],
+            shared={"tenant_id": self.tenant_id}, tail=conflict,
+        )  # fmt: skip
 
     async def hours(self, since: datetime, until: datetime) -> list[UsageRow]:
         statement = self._where_tenant(

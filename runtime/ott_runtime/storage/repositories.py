@@ -91,19 +91,19 @@ class ViolationQuery:
     limit: int = 100
 
 
-_EVENT_COLUMNS = ("tenant_id", "event_id", "type", "occurred_at", "received_at", "content_id",
+_EVENT_COLUMNS = ("event_id", "type", "occurred_at", "received_at", "content_id",
                   "max_severity", "payload", "key_version")  # fmt: skip
-_EVENT_TYPES = ("varchar", "varchar", "varchar", "timestamp", "timestamp", "varchar",
-                "integer", "json", "integer")  # fmt: skip
-_VIOLATION_COLUMNS = ("id", "tenant_id", "event_seq", "event_id", "event_type", "regulation",
+_EVENT_TYPES = ("varchar", "varchar", "timestamp", "timestamp", "varchar", "integer", "json",
+                "integer")  # fmt: skip
+_VIOLATION_COLUMNS = ("id", "event_seq", "event_id", "event_type", "regulation",
                       "rule_id", "severity", "severity_rank", "message", "reference",
                       "content_id", "occurred_at", "created_at")  # fmt: skip
-_VIOLATION_TYPES = ("varchar", "varchar", "bigint", "varchar", "varchar", "varchar", "varchar",
+_VIOLATION_TYPES = ("varchar", "bigint", "varchar", "varchar", "varchar", "varchar",
                     "varchar", "integer", "text", "varchar", "varchar", "timestamp",
                     "timestamp")  # fmt: skip
-_RISK_COLUMNS = ("tenant_id", "event_seq", "event_id", "score", "model", "explanation",
+_RISK_COLUMNS = ("event_seq", "event_id", "score", "model", "explanation",
                  "created_at")  # fmt: skip
-_RISK_TYPES = ("varchar", "bigint", "varchar", "float8", "varchar", "json", "timestamp")
+_RISK_TYPES = ("bigint", "varchar", "float8", "varchar", "json", "timestamp")
 # the ids as ONE parameter (a JSON array on SQLite, an array on PostgreSQL): an IN list of
 # up to 1,000 parameters would be a new statement for every batch size
 _EXISTING_IDS = {
@@ -135,14 +135,14 @@ class EventRepository(ScopedRepository):
         tenant = self.tenant_id
         received = {moment: at(moment) for moment in {e.received_at for e in events}}  # one
         rows = [
-            (tenant, e.event_id, e.type, at(e.occurred_at), received[e.received_at],
+            (e.event_id, e.type, at(e.occurred_at), received[e.received_at],
              e.content_id, e.max_severity, _json(e.payload), e.key_version)
             for e in events
         ]  # fmt: skip
         # the returned rows are matched by event id, so their order does not matter
         returned = await insert_rows(
             statements, "events", _EVENT_COLUMNS, _EVENT_TYPES, rows,
-            tail="RETURNING event_id, seq",
+            shared={"tenant_id": tenant}, tail="RETURNING event_id, seq",
         )  # fmt: skip
         seqs: dict[str, int] = {event_id: seq for event_id, seq in returned}
         indexes = [
@@ -256,7 +256,7 @@ class ViolationRepository(ScopedRepository):
         created = at(created_at)
         tenant = self.tenant_id
         rows = [
-            (str(uuid.uuid4()), tenant, seqs[v.event_id], v.event_id, v.event_type, v.regulation,
+            (str(uuid.uuid4()), seqs[v.event_id], v.event_id, v.event_type, v.regulation,
              v.rule_id, v.severity, v.severity_rank, v.message, v.reference, v.content_id,
              at(v.occurred_at), created)
             for v in violations
@@ -265,7 +265,7 @@ class ViolationRepository(ScopedRepository):
         # sent, as the database hands it back (UTC): no second SELECT, no ORM loading
         returned = await insert_rows(
             statements, "violations", _VIOLATION_COLUMNS, _VIOLATION_TYPES, rows,
-            tail="RETURNING id, seq",
+            shared={"tenant_id": tenant}, tail="RETURNING id, seq",
         )  # fmt: skip
         stored: dict[str, int] = {row_id: seq for row_id, seq in returned}
         return [
@@ -273,7 +273,7 @@ class ViolationRepository(ScopedRepository):
                 id=row[0],
                 tenant_id=tenant,
                 seq=stored[row[0]],
-                event_seq=row[2],
+                event_seq=row[1],
                 event_id=v.event_id,
                 event_type=v.event_type,
                 regulation=v.regulation,
@@ -344,17 +344,17 @@ class RiskRepository(ScopedRepository):
         created = statements.stored_datetime(at)
         tenant = self.tenant_id
         rows = [
-            (tenant, seqs[s.event_id], s.event_id, s.score, s.model, _json(s.explanation), created)
+            (seqs[s.event_id], s.event_id, s.score, s.model, _json(s.explanation), created)
             for s in scores
         ]
         returned = await insert_rows(
             statements, "risk_scores", _RISK_COLUMNS, _RISK_TYPES, rows,
-            tail="RETURNING event_seq, id",
+            shared={"tenant_id": tenant}, tail="RETURNING event_seq, id",
         )  # fmt: skip
         ids: dict[int, int] = {}
         for seq, row_id in returned:  # an event twice in one call: its newest row
             ids[seq] = max(row_id, ids.get(seq, row_id))
-        return [ids[row[1]] for row in rows]
+        return [ids[row[0]] for row in rows]
 
     async def for_events(self, event_ids: Sequence[str]) -> dict[str, RiskScoreRow]:
         if not event_ids:

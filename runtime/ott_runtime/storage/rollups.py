@@ -38,31 +38,33 @@ _LOCK = "SELECT pg_advisory_xact_lock($1)"
 @dataclass(frozen=True)
 class _Rollup:
     table: str
-    key: tuple[str, ...]  # the primary key, then "count"
+    key: tuple[str, ...]  # the primary key after tenant_id
     postgres_types: tuple[str, ...]
 
 
 _HOURS = _Rollup(
     table_of(ViolationHourRow).name,
-    ("tenant_id", "hour", "region", "content_id", "regulation", "rule_id"),
-    ("varchar", "timestamp", "varchar", "varchar", "varchar", "varchar", "bigint"),
+    ("hour", "region", "content_id", "regulation", "rule_id"),
+    ("timestamp", "varchar", "varchar", "varchar", "varchar", "bigint"),
 )
 _REGION_HOURS = _Rollup(
     table_of(ViolationRegionHourRow).name,
-    ("tenant_id", "hour", "region"),
-    ("varchar", "timestamp", "varchar", "bigint"),
+    ("hour", "region"),
+    ("timestamp", "varchar", "bigint"),
 )
 
 
 async def _upsert(
-    statements: DirectStatements, rollup: _Rollup, rows: list[tuple[Any, ...]]
+    statements: DirectStatements, tenant_id: str, rollup: _Rollup, rows: list[tuple[Any, ...]]
 ) -> None:
     """Adds ``count`` to existing rows, inserts the others (sorted keys: the same lock
     order in every transaction)."""
-    key = ", ".join(rollup.key)
+    key = ", ".join(("tenant_id", *rollup.key))
     conflict = f"ON CONFLICT ({key}) DO UPDATE SET count = {rollup.table}.count + excluded.count"
+    columns = (*rollup.key, "count")
+    shared = {"tenant_id": tenant_id}
     await insert_rows(
-        statements, rollup.table, (*rollup.key, "count"), rollup.postgres_types, rows, tail=conflict
+        statements, rollup.table, columns, rollup.postgres_types, rows, shared=shared, tail=conflict
     )
 
 
@@ -114,9 +116,10 @@ class ViolationRollups(ScopedRepository):
         tenant = self.tenant_id
         await _upsert(
             statements,
+            tenant,
             _HOURS,
             [
-                (tenant, hour_of_stored(hour), region, content, regulation, rule, n)
+                (hour_of_stored(hour), region, content, regulation, rule, n)
                 for (hour, region, content, regulation, rule), n in sorted(counts.items())
             ],
         )
@@ -125,11 +128,9 @@ class ViolationRollups(ScopedRepository):
             regions[(hour, region)] += n
         await _upsert(
             statements,
+            tenant,
             _REGION_HOURS,
-            [
-                (tenant, hour_of_stored(hour), region, n)
-                for (hour, region), n in sorted(regions.items())
-            ],
+            [(hour_of_stored(hour), region, n) for (hour, region), n in sorted(regions.items())],
         )
 
     async def purge(self, violations_before: datetime) -> int:
