@@ -178,5 +178,17 @@ async def test_migration_converts_the_stored_rows(database_url: str) -> None:
         await database.migrate()
         found = await seqs_of(store, ACME, EventQuery(blind_index=("viewer.id", kid)))
         assert found == [1, BUCKET + 3, seqs["after"]]
+        if not database.is_sqlite:  # the constraints keep their usual names through it all
+            async with database.session() as session:
+                names = await session.scalars(
+                    text(
+                        "SELECT conname FROM pg_constraint "
+                        "WHERE conrelid = 'event_blind_indexes'::regclass"
+                    )
+                )
+                assert sorted(names) == [
+                    "event_blind_indexes_event_seq_fkey",
+                    "event_blind_indexes_pkey",
+                ]
     finally:
         await database.close()

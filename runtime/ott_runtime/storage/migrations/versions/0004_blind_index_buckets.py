@@ -39,11 +39,14 @@ def _seq_type() -> sa.types.TypeEngine[int]:
 
 
 def _move_aside(dialect: str) -> None:
-    """Renames the current table, and on PostgreSQL its key's index, whose name must be free
-    for the new table's. Its event index goes with it and is dropped with it."""
+    """Renames the current table, and on PostgreSQL its key's index and foreign key, whose
+    names the new table's take. Its event index goes with it and is dropped with it."""
     op.rename_table(_TABLE, _OLD)
-    if dialect == "postgresql":
+    if dialect == "postgresql":  # the new table's constraints then get the usual names
         op.execute(f"ALTER INDEX {_TABLE}_pkey RENAME TO {_OLD}_pkey")
+        op.execute(
+            f"ALTER TABLE {_OLD} RENAME CONSTRAINT {_TABLE}_event_seq_fkey TO {_OLD}_event_seq_fkey"
+        )
 
 
 def _copy_sqlite(insert_new: str, convert: Callable[[Any], tuple[Any, ...] | None]) -> None:
