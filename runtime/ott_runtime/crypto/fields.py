@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from ott_runtime.domain.keyring import KeyRing
 
 PREFIX = "ottc:enc:v1:"
+_PREFIX_BYTES = PREFIX.encode("ascii")
+_URLSAFE = bytes.maketrans(b"+/", b"-_")  # base64url, as base64.urlsafe_b64encode writes it
 FORMAT_VERSION = 1
 NONCE_BYTES = 12
 TAG_BYTES = 16
@@ -87,6 +89,7 @@ class FieldCipher:
         # per field path, what every value of it shares: split path, the associated data
         # up to the record, the blind index's HMAC with its label/tenant/path absorbed
         self._fields: dict[str, _FieldState] = {}
+        self._plans: dict[tuple[str, ...], _Plan] = {}
 
     def _field(self, field_path: str) -> _FieldState:
         state = self._fields.get(field_path)
@@ -95,9 +98,10 @@ class FieldCipher:
             path = field_path.encode()
             index_prefix = b"\x00".join((_INDEX_LABEL, self._tenant_bytes, path, b""))
             state = self._fields[field_path] = _FieldState(
+                field_path,
                 tuple(parents),
                 leaf,
-                b"\x00".join((_AAD_LABEL, self._tenant_bytes, path, b"")),
+                b"\x00".join((_AAD_LABEL, self._tenant_bytes, path)),
                 hmac.new(self.keyring.index_key, index_prefix, hashlib.sha256),
             )
         return state
@@ -170,29 +174,56 @@ class FieldCipher:
 
         Missing paths and null values are left alone (nothing to protect)."""
         copy = dict(document)
-        copied: set[int] = {id(copy)}  # dicts already private to the copy
-        found: list[tuple[str, _FieldState, dict[str, Any], bytes]] = []
-        for path in field_paths:
-            state = self._field(path)
-            parent = _private_parent(copy, state.parents, copied)
-            if parent is None or parent.get(state.leaf) is None:
-                continue
-            found.append((path, state, parent, orjson.dumps(parent[state.leaf])))
         indexes: dict[str, str] = {}
-        if not found:
-            return EncryptedDocument(document=copy, key_version=None, blind_indexes=indexes)
-        nonces = os.urandom(NONCE_BYTES * len(found))  # one system call per document
+        plan = self._plan(field_paths)
+        nonces = os.urandom(NONCE_BYTES * plan.size)  # one system call per document
+        used = 0
         header, aead = self._header, self._primary_aead
-        record_bytes = record.encode()
-        for number, (path, state, parent, plain) in enumerate(found):
-            indexes[path] = self._index(path, plain)  # serialised once for both
-            nonce = nonces[number * NONCE_BYTES : (number + 1) * NONCE_BYTES]
-            sealed = aead.encrypt(nonce, plain, state.aad_prefix + record_bytes + b"\x00" + header)
-            parent[state.leaf] = PREFIX + base64.urlsafe_b64encode(header + nonce + sealed).decode(
-                "ascii"
-            )
-        version = self.keyring.primary_version
+        tail = b"\x00" + record.encode() + b"\x00" + header  # the AAD after label/tenant/path
+        for parents, leaves, writes in plan.sections:
+            parent = _section(copy, parents, private=writes)
+            if parent is None:
+                continue
+            for leaf, state, seal in leaves:
+                value = parent.get(leaf)
+                if value is None:
+                    continue
+                plain = orjson.dumps(value)  # serialised once for both
+                mac = state.index_mac.copy()
+                mac.update(plain)
+                indexes[state.path] = mac.digest().hex()[:BLIND_INDEX_HEX_CHARS]
+                if not seal:
+                    continue
+                nonce = nonces[used : used + NONCE_BYTES]
+                used += NONCE_BYTES
+                sealed = aead.encrypt(nonce, plain, state.aad_prefix + tail)
+                token = binascii.b2a_base64(header + nonce + sealed, newline=False)
+                parent[leaf] = (_PREFIX_BYTES + token.translate(_URLSAFE)).decode("ascii")
+        version = self.keyring.primary_version if indexes else None
         return EncryptedDocument(document=copy, key_version=version, blind_indexes=indexes)
+
+    def _plan(self, field_paths: Iterable[str]) -> _Plan:
+        """The field paths grouped by the section that holds them (computed once per list),
+        so a section is copied once however many of its fields are protected. A path below
+        another listed path is sealed with its ancestor and only indexed itself, so
+        sections run deepest first: they read their leaves before an ancestor is sealed."""
+        key = tuple(field_paths)
+        plan = self._plans.get(key)
+        if plan is None:
+            unique = list(dict.fromkeys(key))
+            sections: dict[tuple[str, ...], list[tuple[str, _FieldState, bool]]] = {}
+            for path in unique:
+                state = self._field(path)
+                covered = any(path.startswith(f"{other}.") for other in unique)
+                sections.setdefault(state.parents, []).append((state.leaf, state, not covered))
+            plan = self._plans[key] = _Plan(
+                tuple(
+                    (parents, tuple(leaves), any(seal for _, _, seal in leaves))
+                    for parents, leaves in sorted(sections.items(), key=lambda s: -len(s[0]))
+                ),
+                sum(seal for leaves in sections.values() for _, _, seal in leaves),
+            )
+        return plan
 
     def decrypt_document(self, document: Mapping[str, Any], record: str = "") -> DecryptedDocument:
         """Decrypts every ciphertext found (whatever the tenant's current field list says, so
@@ -223,27 +254,33 @@ def _deep_copy(document: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class _FieldState:
+    path: str
     parents: tuple[str, ...]
     leaf: str
-    aad_prefix: bytes  # label \0 tenant \0 path \0 (then record \0 header, see _aad)
+    aad_prefix: bytes  # label \0 tenant \0 path (then \0 record \0 header, see _aad)
     index_mac: hmac.HMAC  # keyed with the index key, label \0 tenant \0 path \0 absorbed
 
 
-def _private_parent(
-    document: dict[str, Any], parents: tuple[str, ...], copied: set[int]
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    # (parents, ((leaf, state, seal: False when an ancestor path seals it), ...), writes)
+    sections: tuple[tuple[tuple[str, ...], tuple[tuple[str, _FieldState, bool], ...], bool], ...]
+    size: int  # sealed fields at most: nonces drawn per document
+
+
+def _section(
+    document: dict[str, Any], parents: tuple[str, ...], *, private: bool
 ) -> dict[str, Any] | None:
-    """The dict holding a path's leaf, copying each dict on the way that is still shared
-    with the caller's input (copy on write: the input is never modified, and only the
-    sections that hold protected fields are copied)."""
+    """The dict holding a section's leaves; with ``private``, each dict on the way is
+    copied (copy on write: the caller's input is never modified; ``document`` itself is
+    already a private copy, and each section is visited once per document)."""
     node = document
     for part in parents:
         child = node.get(part)
         if not isinstance(child, dict):
             return None
-        if id(child) not in copied:
-            child = dict(child)
-            node[part] = child
-            copied.add(id(child))
+        if private:
+            child = node[part] = dict(child)
         node = child
     return node
 

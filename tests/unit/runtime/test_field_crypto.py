@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import os
 import time
 from pathlib import Path
@@ -92,6 +93,58 @@ def test_document_encryption_protects_configured_paths_and_indexes_them() -> Non
     opened = ACME.decrypt_document(sealed.document)
     assert opened.errors == []
     assert opened.document == event
+
+
+documents = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.sampled_from(["a", "b", ""]),
+    lambda children: st.dictionaries(st.sampled_from(["a", "b", "c"]), children, max_size=3),
+    max_leaves=12,
+).filter(lambda d: isinstance(d, dict))
+paths = st.lists(
+    st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=3).map(".".join), max_size=6
+)
+
+
+def _leaf(document: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(document, dict) or part not in document:
+            return None
+        document = document[part]
+    return document
+
+
+@settings(max_examples=200, deadline=None)
+@given(document=documents, field_paths=paths)
+def test_document_encryption_of_any_field_list_round_trips_and_leaves_the_input_alone(
+    document: dict[str, Any], field_paths: list[str]
+) -> None:
+    """Overlapping, nested, duplicated and absent paths: exactly the listed leaves holding a
+    value are indexed and sealed (a path below another listed one inside its ancestor), and
+    decryption gives the document back."""
+    before = copy.deepcopy(document)
+    sealed = ACME.encrypt_document(document, field_paths, "record-1")
+    assert document == before
+    protected = {
+        path: value
+        for path in field_paths
+        if (value := _leaf(document, path)) is not None
+        and all(isinstance(_leaf(document, p), dict) for p in _parents(path))
+    }
+    assert sealed.blind_indexes == {
+        path: ACME.blind_index(path, value) for path, value in protected.items()
+    }
+    assert sealed.key_version == (ACME.primary_version if protected else None)
+    for path in protected:  # a path below another protected one is sealed inside it
+        if not any(parent in protected for parent in _parents(path)):
+            assert is_ciphertext(_leaf(sealed.document, path))
+    opened = ACME.decrypt_document(sealed.document, "record-1")
+    assert opened.errors == []
+    assert opened.document == before
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def test_ciphertext_moved_to_another_record_is_refused() -> None:
