@@ -53,10 +53,9 @@ class DirectStatements:
     async def of(cls, session: AsyncSession) -> DirectStatements:
         connection = await session.connection()
         direct = None
-        if (
-            connection.dialect.name == "sqlite"
-            and not connection.sync_engine.dispatch.before_cursor_execute
-        ):
+        listeners = connection.sync_engine.dispatch
+        listened = listeners.before_cursor_execute or listeners.after_cursor_execute
+        if connection.dialect.name == "sqlite" and not listened:
             direct = (await connection.get_raw_connection()).driver_connection
         return cls(connection, direct)
 
