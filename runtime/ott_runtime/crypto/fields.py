@@ -160,11 +160,7 @@ class FieldCipher:
         return self._index(field_path, orjson.dumps(value))
 
     def _index(self, field_path: str, plain: bytes) -> str:
-        # HMAC(index key, label \0 tenant \0 path \0 plain): the keyed state of the prefix
-        # is computed once per path and copied
-        mac = self._field(field_path).index_mac.copy()
-        mac.update(plain)
-        return mac.digest().hex()[:BLIND_INDEX_HEX_CHARS]
+        return self._field(field_path).index(plain)
 
     def encrypt_document(
         self, document: Mapping[str, Any], field_paths: Iterable[str], record: str = ""
@@ -189,9 +185,8 @@ class FieldCipher:
                 if value is None:
                     continue
                 plain = orjson.dumps(value)  # serialised once for both
-                mac = state.index_mac.copy()
-                mac.update(plain)
-                indexes[state.path] = mac.digest().hex()[:BLIND_INDEX_HEX_CHARS]
+                digest = state.recent.get(plain)
+                indexes[state.path] = digest if digest is not None else state.index(plain)
                 if not seal:
                     continue
                 nonce = nonces[used : used + NONCE_BYTES]
@@ -252,6 +247,9 @@ def _deep_copy(document: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in document.items()}
 
 
+RECENT_DIGESTS = 1024  # per field path: a viewer's id, e-mail and IP recur batch after batch
+
+
 @dataclass(frozen=True, slots=True)
 class _FieldState:
     path: str
@@ -259,6 +257,20 @@ class _FieldState:
     leaf: str
     aad_prefix: bytes  # label \0 tenant \0 path (then \0 record \0 header, see _aad)
     index_mac: hmac.HMAC  # keyed with the index key, label \0 tenant \0 path \0 absorbed
+    # serialised value -> its blind index, for values seen lately (bounded: emptied when
+    # full). The values are plaintext, as the batch being encrypted is, in this process.
+    recent: dict[bytes, str] = field(default_factory=dict)
+
+    def index(self, plain: bytes) -> str:
+        """HMAC(index key, label \0 tenant \0 path \0 plain), truncated; the keyed state
+        of the prefix is computed once per path and copied."""
+        mac = self.index_mac.copy()
+        mac.update(plain)
+        digest = mac.digest().hex()[:BLIND_INDEX_HEX_CHARS]
+        if len(self.recent) >= RECENT_DIGESTS:
+            self.recent.clear()
+        self.recent[plain] = digest
+        return digest
 
 
 @dataclass(frozen=True, slots=True)
