@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ott_runtime.crypto import CiphertextError, FieldCipher, KeyRingFile, KeyStore, is_ciphertext
-from ott_runtime.crypto.fields import PREFIX
+from ott_runtime.crypto.fields import PREFIX, RECENT_DIGESTS
 from ott_runtime.crypto.sources import write_keyring
 from ott_runtime.domain.keyring import SECRET_DATA_KEY, KeyRing
 
@@ -199,3 +199,14 @@ def test_keystore_creates_missing_keyrings_only_when_asked_and_never_shows_mater
     assert material not in repr(description)
     with pytest.raises(ValueError, match="belongs to tenant"):
         KeyRingFile(tmp_path / "acme.json", tenant="globex")
+
+
+def test_recent_blind_indexes_are_bounded_and_equal_to_fresh_ones() -> None:
+    cipher = FieldCipher(KeyRing.generate("acme"))
+    fresh = FieldCipher(cipher.keyring)
+    values = [f"viewer-{i}" for i in range(RECENT_DIGESTS + 10)]
+    for _ in range(2):  # values remembered, then forgotten when full, then computed again
+        for value in values:
+            sealed = cipher.encrypt_document({"viewer": {"id": value}}, ["viewer.id"])
+            assert sealed.blind_indexes["viewer.id"] == fresh.blind_index("viewer.id", value)
+    assert len(cipher._field("viewer.id").recent) <= RECENT_DIGESTS
