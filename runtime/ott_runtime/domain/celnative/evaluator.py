@@ -182,9 +182,9 @@ def _binary(node: Binary) -> Fn:
             return temporal_relation(op, node.left, node.right, kinds, compile_node)
     left, right = compile_node(node.left), compile_node(node.right)
     if op == "&&":
-        return fold(_and(left, right), left, right)
+        return fold(_logical(left, right, False), left, right)
     if op == "||":
-        return fold(_or(left, right), left, right)
+        return fold(_logical(left, right, True), left, right)
     if op in ("==", "!="):
         return fold(_equality(left, right, op == "=="), left, right)
     if op == "in":
@@ -194,49 +194,29 @@ def _binary(node: Binary) -> Fn:
     return fold(lambda env: v.arithmetic(op, left(env), right(env)), left, right)
 
 
-def _and(left: Fn, right: Fn) -> Fn:
-    """The library's ``&&``: false wins over anything; else the right side's error, then
-    the left side's; a non-bool operand is a ``no such overload`` error."""
+def _logical(left: Fn, right: Fn, decisive: bool) -> Fn:
+    """The library's ``&&`` (``decisive`` False) and ``||`` (True): the decisive value wins
+    over anything, errors included; else the right side's error, then the left side's; a
+    non-bool operand is a ``no such overload`` error."""
+    other = not decisive
 
-    def conjunction(env: Env) -> Any:
+    def logical(env: Env) -> Any:
         try:
             a = left(env)
         except CelError as error:
             a = error
-        if a is False:
-            return False
+        if a is decisive:
+            return decisive
         b = right(env)
-        if b is False:
-            return False
-        if a is True and b is True:
-            return True
+        if b is decisive:
+            return decisive
+        if a is other and b is other:
+            return other
         if isinstance(a, CelError):
             raise a
         raise v.no_overload()
 
-    return conjunction
-
-
-def _or(left: Fn, right: Fn) -> Fn:
-    """The library's ``||``: true wins over anything; otherwise as ``&&`` (see _and)."""
-
-    def disjunction(env: Env) -> Any:
-        try:
-            a = left(env)
-        except CelError as error:
-            a = error
-        if a is True:
-            return True
-        b = right(env)
-        if b is True:
-            return True
-        if a is False and b is False:
-            return False
-        if isinstance(a, CelError):
-            raise a
-        raise v.no_overload()
-
-    return disjunction
+    return logical
 
 
 def _equality(left: Fn, right: Fn, positive: bool) -> Fn:
