@@ -13,6 +13,7 @@ doubles; count and distinct are ints. An empty window reads as 0.
 from __future__ import annotations
 
 import bisect
+import operator
 from collections import Counter, OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from ott_runtime.domain.regulation import Aggregate, AggregateFn
 from ott_runtime.domain.resolution import ResolvedRules
 
 _MISSING = object()
+_entry_time = operator.itemgetter(0)
 
 
 def field_value(event: Mapping[str, Any], path: str | tuple[str, ...]) -> Any:
@@ -67,8 +69,9 @@ class _Window:
         if at >= self.newest:
             self.entries.append((at, value))
             self.newest = at
-        else:  # a late event: keep time order (rare, so the O(n) insert is fine)
-            index = bisect.bisect_right([t for t, _ in self.entries], at)
+        else:  # a late event: keep time order (a binary search over the deque itself:
+            # copying out its times cost O(window) in Python for every late event)
+            index = bisect.bisect_right(self.entries, at, key=_entry_time)
             self.entries.insert(index, (at, value))
         self._account(value, fn, +1)
 
