@@ -19,9 +19,9 @@ from sqlalchemy import select, update
 from ott_runtime.domain.regulation import Severity
 from ott_runtime.ingest.publishing import violation_json
 from ott_runtime.ingest.tenants import TenantRuntime
-from ott_runtime.storage import Database, NewRiskScore, TenantData
+from ott_runtime.storage import Database, NewRiskScore, StoredViolation, TenantData
 from ott_runtime.storage.scope import ScopedRepository
-from ott_runtime.storage.tables import NotificationRow, ViolationRow
+from ott_runtime.storage.tables import NotificationRow
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 RISK_ALERT_SEVERITY = Severity.HIGH  # risk alerts reach webhooks whose minSeverity <= high
@@ -94,7 +94,7 @@ def _row(
 async def enqueue(
     data: TenantData,
     runtime: TenantRuntime,
-    violations: Sequence[ViolationRow],
+    violations: Sequence[StoredViolation],
     scores: Sequence[tuple[int, NewRiskScore]],
 ) -> int:
     """The pipeline's transaction hook: one outbox row per webhook and notification.

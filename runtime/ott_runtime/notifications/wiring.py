@@ -18,8 +18,7 @@ from ott_runtime.notifications.delivery import (
     WebhookSecrets,
 )
 from ott_runtime.notifications.outbox import enqueue
-from ott_runtime.storage import NewRiskScore, TenantData
-from ott_runtime.storage.tables import ViolationRow
+from ott_runtime.storage import NewRiskScore, StoredViolation, TenantData
 
 _BY_SERVICE: weakref.WeakKeyDictionary[RuntimeService, Notifications] = weakref.WeakKeyDictionary()
 
@@ -70,7 +69,7 @@ class Notifications:
         self,
         data: TenantData,
         runtime: TenantRuntime,
-        violations: Sequence[ViolationRow],
+        violations: Sequence[StoredViolation],
         scores: Sequence[tuple[int, NewRiskScore]],
     ) -> None:
         if await enqueue(data, runtime, violations, scores):

@@ -2,15 +2,15 @@
 and a repository layer that is tenant-scoped by construction."""
 
 from ott_runtime.storage.database import Database
-from ott_runtime.storage.repositories import (
+from ott_runtime.storage.records import (
     EventQuery,
     NewEvent,
     NewRiskScore,
     NewViolation,
-    Store,
-    TenantData,
+    StoredViolation,
     ViolationQuery,
 )
+from ott_runtime.storage.repositories import Store, TenantData
 from ott_runtime.storage.scope import TenantScope
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "NewRiskScore",
     "NewViolation",
     "Store",
+    "StoredViolation",
     "TenantData",
     "TenantScope",
     "ViolationQuery",

@@ -8,7 +8,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -21,6 +20,14 @@ from ott_runtime.storage.database import Database
 from ott_runtime.storage.direct import DirectStatements, insert_rows
 from ott_runtime.storage.directory import TenantDirectory
 from ott_runtime.storage.housekeeping import RetentionRepository, UsageRepository
+from ott_runtime.storage.records import (
+    EventQuery,
+    NewEvent,
+    NewRiskScore,
+    NewViolation,
+    StoredViolation,
+    ViolationQuery,
+)
 from ott_runtime.storage.scope import ScopedRepository, TenantScope
 from ott_runtime.storage.tables import (
     EventRow,
@@ -29,66 +36,6 @@ from ott_runtime.storage.tables import (
 )
 
 Repo = TypeVar("Repo", bound=ScopedRepository)
-
-
-@dataclass(frozen=True)
-class NewEvent:
-    event_id: str
-    type: str
-    occurred_at: datetime
-    received_at: datetime
-    content_id: str | None
-    payload: dict[str, Any]
-    key_version: int | None
-    max_severity: int | None = None
-    blind_indexes: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class NewViolation:
-    event_id: str
-    event_type: str
-    regulation: str
-    rule_id: str
-    severity: str
-    severity_rank: int
-    message: str
-    reference: str
-    content_id: str | None
-    occurred_at: datetime
-
-
-@dataclass(frozen=True)
-class NewRiskScore:
-    event_id: str
-    score: float
-    model: str
-    explanation: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class EventQuery:
-    types: Sequence[str] = ()
-    since: datetime | None = None
-    until: datetime | None = None
-    content_id: str | None = None
-    min_severity: int | None = None
-    blind_index: tuple[str, str] | None = None  # (field path, digest)
-    after_seq: int | None = None
-    limit: int = 100
-
-
-@dataclass(frozen=True)
-class ViolationQuery:
-    since: datetime | None = None
-    until: datetime | None = None
-    min_severity: int | None = None
-    regulation: str | None = None
-    rule_id: str | None = None
-    content_id: str | None = None
-    acknowledged: bool | None = None
-    after_seq: int | None = None
-    limit: int = 100
 
 
 _EVENT_COLUMNS = ("event_id", "type", "occurred_at", "received_at", "content_id",
@@ -246,7 +193,7 @@ class EventRepository(ScopedRepository):
 class ViolationRepository(ScopedRepository):
     async def add(
         self, violations: Sequence[NewViolation], seqs: dict[str, int]
-    ) -> list[ViolationRow]:
+    ) -> list[StoredViolation]:
         """Inserts the violations; returns the stored rows in input order."""
         if not violations:
             return []
@@ -269,7 +216,7 @@ class ViolationRepository(ScopedRepository):
         )  # fmt: skip
         stored: dict[str, int] = {row_id: seq for row_id, seq in returned}
         return [
-            ViolationRow(
+            StoredViolation(
                 id=row[0],
                 tenant_id=tenant,
                 seq=stored[row[0]],
@@ -285,9 +232,6 @@ class ViolationRepository(ScopedRepository):
                 content_id=v.content_id,
                 occurred_at=v.occurred_at.astimezone(UTC),
                 created_at=created_at,
-                acknowledged_at=None,
-                acknowledged_by=None,
-                ack_note=None,
             )
             for v, row in zip(violations, rows, strict=True)
         ]

@@ -16,16 +16,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import delete
 
 from ott_runtime.storage.direct import DirectStatements, insert_rows
+from ott_runtime.storage.records import NewEvent, NewViolation
 from ott_runtime.storage.scope import ScopedRepository, table_of
 from ott_runtime.storage.tables import ViolationHourRow, ViolationRegionHourRow
-
-if TYPE_CHECKING:  # repositories imports housekeeping, which imports this module
-    from ott_runtime.storage.repositories import NewEvent, NewViolation
 
 UNKNOWN = "unknown"  # what the dashboard shows for a missing region or content
 _REGION_MAX = 128
