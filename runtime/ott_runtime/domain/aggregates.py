@@ -197,12 +197,12 @@ class WindowAggregator:
         if series.where is None:
             return True
         if series.where_native is not None:
-            try:
-                return series.where_native({"event": event}) is True
+            try:  # the bare closure: errors come as CelError, without a second raise
+                return series.where_native.run({"event": event}) is True
             except NeedsLibrary:
                 pass  # data the native evaluator does not mirror: the library decides
-            except Exception:  # a filter that cannot read the event does not count it
-                return False
+            except Exception:  # CelError and any other: a filter that cannot read the
+                return False  # event does not count it
         if not converted:  # convert the event once for all filters of this event
             paths = self._paths[str(event.get("type", ""))]
             converted.append(cel.Context(variables={"event": trim_event_paths(event, paths)}))

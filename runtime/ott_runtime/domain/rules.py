@@ -301,6 +301,14 @@ class CompiledRules:
             converted[alias] = dict(variables[alias])
         return cel.Context(variables=converted)
 
+    def _count_error(self, qualified: str, kind: type[BaseException], message: str) -> None:
+        """A missing field (KeyError, the library's and ours) is not an error of the rule."""
+        if issubclass(kind, KeyError):
+            self.stats.missing[qualified] += 1
+        else:
+            self.stats.errors[qualified] += 1
+            self.stats.last_error[qualified] = f"{kind.__name__}: {message}"
+
     def evaluate(
         self,
         event: Mapping[str, Any],
@@ -328,21 +336,18 @@ class CompiledRules:
                 try:
                     if item.native is None:
                         raise NeedsLibrary
-                    # the bare closure: its errors come as CelError (raising the
-                    # library's exception types instead costs a call per rule)
+                    # the bare closure: its errors come as CelError, counted below as
+                    # the library's exception of the same kind would be
                     result = item.native.run(variables)
                 except NeedsLibrary:
                     if not library:
                         library.append(self._library_context(event_dict, event_type, variables))
                     result = item.program.execute(library[0])
-                except CelError as error:
-                    raise error.as_builtin() from None
-            except KeyError:
-                stats.missing[qualified] += 1
+            except CelError as error:
+                self._count_error(qualified, error.kind, error.message)
                 continue
             except Exception as exc:  # one rule's failure must not stop the others
-                stats.errors[qualified] += 1
-                stats.last_error[qualified] = f"{type(exc).__name__}: {exc}"
+                self._count_error(qualified, type(exc), str(exc))
                 continue
             if result is True:
                 stats.hits[qualified] += 1

@@ -77,7 +77,7 @@ def _quantify(
         except CelError as error:
             if not unordered:
                 raise
-            errors.append(error)
+            errors.append(error.with_traceback(None))  # no cycle via this frame
             continue
         if kind == "exists_one":
             count += outcome

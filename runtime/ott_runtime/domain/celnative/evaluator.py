@@ -204,7 +204,9 @@ def _logical(left: Fn, right: Fn, decisive: bool) -> Fn:
         try:
             a = left(env)
         except CelError as error:
-            a = error
+            # kept past the handler: without its traceback, which would hold this frame
+            # and so the error itself in a cycle (with the event) until the collector ran
+            a = error.with_traceback(None)
         if a is decisive:
             return decisive
         b = right(env)

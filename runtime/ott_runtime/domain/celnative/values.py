@@ -42,6 +42,9 @@ class CelError(Exception):
         return self.kind(self.message)
 
 
+_ABSENT = object()
+
+
 class NeedsLibrary(Exception):
     """This evaluation meets data the native evaluator does not mirror: use the library."""
 
@@ -166,10 +169,10 @@ def contains(collection: Any, item: Any) -> bool:
 def select(value: Any, field: str) -> Any:
     """``value.field``: a map's entry, KeyError when it has none."""
     if type(value) is dict:
-        try:
-            return plain(value[field])
-        except KeyError:
-            raise missing(field) from None
+        found = value.get(field, _ABSENT)
+        if found is _ABSENT:
+            raise missing(field)  # (a lookup that failed would chain its KeyError to it)
+        return plain(found)
     return _not_a_map(value, field)
 
 
