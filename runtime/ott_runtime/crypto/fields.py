@@ -39,7 +39,7 @@ TAG_BYTES = 16
 _HEADER = struct.Struct(">BI")
 _AAD_LABEL = b"ott-compliance/field/v1"
 _INDEX_LABEL = b"ott-compliance/blind-index/v1"
-BLIND_INDEX_HEX_CHARS = 32  # 128 bits: collisions are negligible, rows stay small
+BLIND_INDEX_BYTES = 16  # 128 bits: collisions are negligible, rows stay small
 
 
 class CiphertextError(ValueError):
@@ -68,7 +68,7 @@ class EncryptedDocument:
 
     document: dict[str, Any]
     key_version: int | None  # None when no protected field was present
-    blind_indexes: dict[str, str] = field(default_factory=dict)  # field path -> digest
+    blind_indexes: dict[str, bytes] = field(default_factory=dict)  # field path -> digest
 
 
 @dataclass(frozen=True)
@@ -156,10 +156,10 @@ class FieldCipher:
             ) from None
         return orjson.loads(plain)
 
-    def blind_index(self, field_path: str, value: Any) -> str:
+    def blind_index(self, field_path: str, value: Any) -> bytes:
         return self._index(field_path, orjson.dumps(value))
 
-    def _index(self, field_path: str, plain: bytes) -> str:
+    def _index(self, field_path: str, plain: bytes) -> bytes:
         return self._field(field_path).index(plain)
 
     def encrypt_document(
@@ -170,7 +170,7 @@ class FieldCipher:
 
         Missing paths and null values are left alone (nothing to protect)."""
         copy = dict(document)
-        indexes: dict[str, str] = {}
+        indexes: dict[str, bytes] = {}
         plan = self._plan(field_paths)
         nonces = os.urandom(NONCE_BYTES * plan.size)  # one system call per document
         used = 0
@@ -259,14 +259,14 @@ class _FieldState:
     index_mac: hmac.HMAC  # keyed with the index key, label \0 tenant \0 path \0 absorbed
     # serialised value -> its blind index, for values seen lately (bounded: emptied when
     # full). The values are plaintext, as the batch being encrypted is, in this process.
-    recent: dict[bytes, str] = field(default_factory=dict)
+    recent: dict[bytes, bytes] = field(default_factory=dict)
 
-    def index(self, plain: bytes) -> str:
+    def index(self, plain: bytes) -> bytes:
         """HMAC(index key, label \0 tenant \0 path \0 plain), truncated; the keyed state
         of the prefix is computed once per path and copied."""
         mac = self.index_mac.copy()
         mac.update(plain)
-        digest = mac.digest().hex()[:BLIND_INDEX_HEX_CHARS]
+        digest = mac.digest()[:BLIND_INDEX_BYTES]
         if len(self.recent) >= RECENT_DIGESTS:
             self.recent.clear()
         self.recent[plain] = digest

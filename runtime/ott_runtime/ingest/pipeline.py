@@ -276,7 +276,7 @@ class IngestPipeline:
             for item in scored:
                 event = item.event
                 payload, key_version = event.body, None
-                indexes: dict[str, str] = {}
+                indexes: dict[str, bytes] = {}
                 if cipher is not None:
                     sealed = cipher.encrypt_document(event.body, runtime.encrypted_fields, event.id)
                     payload, key_version, indexes = (

@@ -19,6 +19,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import exc
@@ -110,6 +111,6 @@ async def insert_rows(
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
         sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([marks] * len(chunk))} {tail}"
-        parameters = [*fixed.values(), *(value for row in chunk for value in row)]
+        parameters = [*fixed.values(), *chain.from_iterable(chunk)]
         returned += await statements.fetch(sql, parameters)
     return returned

@@ -19,7 +19,7 @@ class NewEvent:
     payload: dict[str, Any]
     key_version: int | None
     max_severity: int | None = None
-    blind_indexes: dict[str, str] = field(default_factory=dict)
+    blind_indexes: dict[str, bytes] = field(default_factory=dict)  # path -> digest
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class EventQuery:
     until: datetime | None = None
     content_id: str | None = None
     min_severity: int | None = None
-    blind_index: tuple[str, str] | None = None  # (field path, digest)
+    blind_index: tuple[str, bytes] | None = None  # (field path, digest)
     after_seq: int | None = None
     limit: int = 100
 
