@@ -259,7 +259,8 @@ class IngestPipeline:
             result.timings_ms["model"] = (time.perf_counter() - stage_started) * 1000
 
         now = datetime.now(UTC)
-        cipher = runtime.cipher if runtime.encrypted_fields else None
+        protected = runtime.encrypted_fields
+        cipher = runtime.cipher if protected else None
         new_events: list[NewEvent] = []
         new_violations: list[NewViolation] = []
         new_scores: list[NewRiskScore] = []
@@ -267,7 +268,7 @@ class IngestPipeline:
         crypto_span: AbstractContextManager[Span | None] = (
             start_span(
                 "ottc.crypto.encrypt",
-                {**tenant_attributes, attr.FIELD_COUNT: len(runtime.encrypted_fields)},
+                {**tenant_attributes, attr.FIELD_COUNT: len(protected)},
             )
             if cipher is not None
             else nullcontext()
@@ -278,7 +279,7 @@ class IngestPipeline:
                 payload, key_version = event.body, None
                 indexes: dict[str, bytes] = {}
                 if cipher is not None:
-                    sealed = cipher.encrypt_document(event.body, runtime.encrypted_fields, event.id)
+                    sealed = cipher.encrypt_document(event.body, protected, event.id)
                     payload, key_version, indexes = (
                         sealed.document,
                         sealed.key_version,
