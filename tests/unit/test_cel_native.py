@@ -296,6 +296,9 @@ CASES = [
     "m.zz && 1 && true", "m.zz && true && 1 && true", "m.zz && true && true && 1 && true",
     "m.zz && true && 1 && true && true", "m.zz || false || 1 || false",
     "m.zz || 1 || false", "(m.zz && true) && 1 && true",
+    # runs of ! or - cancel in pairs, whatever the operand; parenthesised ones do not
+    "!!m.b", "!!m.b == null", "--m.c", "- -m.c", "! !m.a", "!!!m.t", "---m.a", "!(!m.b)",
+    "-(-m.c)", "--9223372036854775807", "--1.5",
 ]  # fmt: skip
 
 

@@ -201,18 +201,33 @@ class _Parser:
         return left
 
     def unary(self) -> Node:
-        if self.accept("!"):
-            return Unary("!", self.unary())
-        if self.accept("-"):
-            token = self.peek()
-            following = (
-                self.tokens[self.index + 1].text if self.index + 1 < len(self.tokens) else ""
-            )
-            if token is not None and token.kind == "number" and following not in (".", "["):
-                self.index += 1  # a negative literal: -9223372036854775808 is a valid int
-                return Literal(_number(token.text, negative=True))
-            return Unary("-", self.unary())
+        """``!``s or ``-``s then a member, as CEL's grammar has it (no mixing): an even run
+        cancels out, whatever the operand (``!!x`` is ``x`` even for a null, as the library
+        parses it), an odd one is one operator."""
+        for op in ("!", "-"):
+            count = 0
+            while self.accept(op):
+                count += 1
+            if not count:
+                continue
+            if count % 2 == 0:
+                return self.member()
+            if op == "-":
+                literal = self._negative_literal()
+                if literal is not None:
+                    return literal
+            return Unary(op, self.member())
         return self.member()
+
+    def _negative_literal(self) -> Literal | None:
+        """After an odd run of minuses, a number that is not the start of a member: a
+        negative literal (-9223372036854775808 is a valid int, its negation is not)."""
+        token = self.peek()
+        following = self.tokens[self.index + 1].text if self.index + 1 < len(self.tokens) else ""
+        if token is None or token.kind != "number" or following in (".", "["):
+            return None
+        self.index += 1
+        return Literal(_number(token.text, negative=True))
 
     def member(self) -> Node:
         node = self.primary()
