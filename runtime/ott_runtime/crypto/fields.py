@@ -157,10 +157,7 @@ class FieldCipher:
         return orjson.loads(plain)
 
     def blind_index(self, field_path: str, value: Any) -> bytes:
-        return self._index(field_path, orjson.dumps(value))
-
-    def _index(self, field_path: str, plain: bytes) -> bytes:
-        return self._field(field_path).index(plain)
+        return self._field(field_path).index(orjson.dumps(value))
 
     def encrypt_document(
         self, document: Mapping[str, Any], field_paths: Iterable[str], record: str = ""
@@ -185,8 +182,7 @@ class FieldCipher:
                 if value is None:
                     continue
                 plain = orjson.dumps(value)  # serialised once for both
-                digest = state.recent.get(plain)
-                indexes[state.path] = digest if digest is not None else state.index(plain)
+                indexes[state.path] = state.index(plain)
                 if not seal:
                     continue
                 nonce = nonces[used : used + NONCE_BYTES]
@@ -262,14 +258,16 @@ class _FieldState:
     recent: dict[bytes, bytes] = field(default_factory=dict)
 
     def index(self, plain: bytes) -> bytes:
-        """HMAC(index key, label \0 tenant \0 path \0 plain), truncated; the keyed state
-        of the prefix is computed once per path and copied."""
-        mac = self.index_mac.copy()
-        mac.update(plain)
-        digest = mac.digest()[:BLIND_INDEX_BYTES]
-        if len(self.recent) >= RECENT_DIGESTS:
-            self.recent.clear()
-        self.recent[plain] = digest
+        """HMAC(index key, label \0 tenant \0 path \0 plain), truncated, remembered for
+        recent values; the keyed state of the prefix is computed once per path and copied."""
+        digest = self.recent.get(plain)
+        if digest is None:
+            mac = self.index_mac.copy()
+            mac.update(plain)
+            digest = mac.digest()[:BLIND_INDEX_BYTES]
+            if len(self.recent) >= RECENT_DIGESTS:
+                self.recent.clear()
+            self.recent[plain] = digest
         return digest
 
 

@@ -29,8 +29,7 @@ async def add_blind_indexes(
 ) -> None:
     """Inserts ``(digest, event seq)`` rows for the tenant, sorted by key (the pages are
     then visited in order)."""
-    bits = BLIND_INDEX_BUCKET_BITS
-    rows = sorted([(seq >> bits, digest, seq) for digest, seq in indexes])
+    rows = sorted([(bucket_of(seq), digest, seq) for digest, seq in indexes])
     if not rows:
         return
     await insert_rows(

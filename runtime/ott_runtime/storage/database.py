@@ -41,7 +41,8 @@ def async_url(url: str) -> str:
     return parsed.set(drivername=driver).render_as_string(hide_password=False)
 
 
-def _json_dumps(value: Any) -> str:
+def json_text(value: Any) -> str:
+    """JSON as the engine stores it (its ``json_serializer``): what direct writes bind too."""
     return orjson.dumps(value).decode()
 
 
@@ -87,7 +88,7 @@ class Database:
         options: dict[str, Any] = {
             "echo": echo,
             # orjson: payloads are serialised on every insert; the stdlib json is ~5x slower
-            "json_serializer": _json_dumps,
+            "json_serializer": json_text,
             "json_deserializer": orjson.loads,
         }
         if not self.is_sqlite:

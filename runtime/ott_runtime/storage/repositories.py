@@ -11,12 +11,11 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import orjson
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ott_runtime.storage.blind_indexes import add_blind_indexes, blind_index_matches
-from ott_runtime.storage.database import Database
+from ott_runtime.storage.database import Database, json_text
 from ott_runtime.storage.direct import DirectStatements, insert_rows
 from ott_runtime.storage.directory import TenantDirectory
 from ott_runtime.storage.housekeeping import RetentionRepository, UsageRepository
@@ -60,16 +59,12 @@ _EXISTING_IDS = {
 }
 
 
-def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()  # what the engine's json_serializer writes
-
-
 class EventRepository(ScopedRepository):
     async def existing_ids(self, event_ids: Sequence[str]) -> set[str]:
         if not event_ids:
             return set()
         statements = await DirectStatements.of(self._session)
-        ids = orjson.dumps(list(event_ids)).decode() if statements.is_sqlite else list(event_ids)
+        ids = json_text(list(event_ids)) if statements.is_sqlite else list(event_ids)
         rows = await statements.fetch(_EXISTING_IDS[statements.is_sqlite], (self.tenant_id, ids))
         return {event_id for (event_id,) in rows}
 
@@ -83,7 +78,7 @@ class EventRepository(ScopedRepository):
         received = {moment: at(moment) for moment in {e.received_at for e in events}}  # one
         rows = [
             (e.event_id, e.type, at(e.occurred_at), received[e.received_at],
-             e.content_id, e.max_severity, _json(e.payload), e.key_version)
+             e.content_id, e.max_severity, json_text(e.payload), e.key_version)
             for e in events
         ]  # fmt: skip
         # the returned rows are matched by event id, so their order does not matter
@@ -285,7 +280,7 @@ class RiskRepository(ScopedRepository):
         created = statements.stored_datetime(at)
         tenant = self.tenant_id
         rows = [
-            (seqs[s.event_id], s.event_id, s.score, s.model, _json(s.explanation), created)
+            (seqs[s.event_id], s.event_id, s.score, s.model, json_text(s.explanation), created)
             for s in scores
         ]
         returned = await insert_rows(
