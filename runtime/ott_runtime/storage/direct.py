@@ -114,3 +114,25 @@ async def insert_rows(
         parameters = [*fixed.values(), *chain.from_iterable(chunk)]
         returned += await statements.fetch(sql, parameters)
     return returned
+
+
+async def add_to_rows(
+    statements: DirectStatements,
+    table: str,
+    key: Sequence[str],
+    columns: Sequence[str],
+    postgres_types: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    summed: Sequence[str],
+    shared: Mapping[str, Any],
+) -> None:
+    """Counter upserts: :func:`insert_rows`, where a row whose ``key`` exists adds its
+    ``summed`` columns to the stored ones (nothing to add: the stored row stays)."""
+    added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in summed)
+    conflict = f"ON CONFLICT ({', '.join(key)}) DO " + (
+        f"UPDATE SET {added}" if added else "NOTHING"
+    )
+    await insert_rows(
+        statements, table, columns, postgres_types, rows, shared=shared, tail=conflict
+    )

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 
-from ott_runtime.storage.direct import DirectStatements, insert_rows
+from ott_runtime.storage.direct import DirectStatements, add_to_rows
 from ott_runtime.storage.rollups import ViolationRollups
 from ott_runtime.storage.scope import ScopedRepository
 from ott_runtime.storage.tables import (
@@ -31,14 +31,9 @@ class UsageRepository(ScopedRepository):
         statements = await DirectStatements.of(self._session)
         hour_stored = statements.stored_datetime(hour)
         row = (hour_stored, *(counts.get(c, 0) for c in _USAGE_COUNTERS))
-        table = UsageRow.__tablename__
-        added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counts)
-        conflict = "ON CONFLICT (tenant_id, hour) DO " + (
-            f"UPDATE SET {added}" if added else "NOTHING"
-        )
-        await insert_rows(
-            statements, table, _USAGE_COLUMNS, _USAGE_TYPES, [row],
-            shared={"tenant_id": self.tenant_id}, tail=conflict,
+        await add_to_rows(
+            statements, UsageRow.__tablename__, ("tenant_id", "hour"), _USAGE_COLUMNS,
+            _USAGE_TYPES, [row], summed=tuple(counts), shared={"tenant_id": self.tenant_id},
         )  # fmt: skip
 
     async def hours(self, since: datetime, until: datetime) -> list[UsageRow]:

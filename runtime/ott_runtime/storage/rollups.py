@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import delete
 
-from ott_runtime.storage.direct import DirectStatements, insert_rows
+from ott_runtime.storage.direct import DirectStatements, add_to_rows
 from ott_runtime.storage.records import NewEvent, NewViolation
 from ott_runtime.storage.scope import ScopedRepository, table_of
 from ott_runtime.storage.tables import ViolationHourRow, ViolationRegionHourRow
@@ -57,13 +57,10 @@ async def _upsert(
 ) -> None:
     """Adds ``count`` to existing rows, inserts the others (sorted keys: the same lock
     order in every transaction)."""
-    key = ", ".join(("tenant_id", *rollup.key))
-    conflict = f"ON CONFLICT ({key}) DO UPDATE SET count = {rollup.table}.count + excluded.count"
-    columns = (*rollup.key, "count")
-    shared = {"tenant_id": tenant_id}
-    await insert_rows(
-        statements, rollup.table, columns, rollup.postgres_types, rows, shared=shared, tail=conflict
-    )
+    await add_to_rows(
+        statements, rollup.table, ("tenant_id", *rollup.key), (*rollup.key, "count"),
+        rollup.postgres_types, rows, summed=("count",), shared={"tenant_id": tenant_id},
+    )  # fmt: skip
 
 
 def hour_of(moment: datetime) -> datetime:
