@@ -175,11 +175,8 @@ async def test_an_event_ingested_through_one_replica_reaches_a_client_of_another
 ) -> None:
     database_url = await _fresh_database(postgres)
     config, state = write_config(tmp_path / "config"), tmp_path / "state"
-    # schema, keyrings and API keys made once, so both replicas can start side by side
-    prepared = standalone_config([config], state, database_url)
-    database = Database(prepared.database_url)
-    await database.migrate()
-    await database.close()
+    # keyrings and API key files made once; both replicas migrate and register on start
+    standalone_config([config], state, database_url)
     replica_a = Runtime(config, state, database_url)
     replica_b = Runtime(config, state, database_url)
     try:

@@ -17,6 +17,7 @@ import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -24,10 +25,13 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import DeclarativeBase
 
 from ott_runtime.telemetry import instrument_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# replicas that start side by side take turns at the schema: the later one finds it at head
+_MIGRATION_LOCK_KEY = int.from_bytes(b"ottc.mig", "big", signed=True)
 
 
 def async_url(url: str) -> str:
@@ -104,7 +108,15 @@ class Database:
     async def migrate(self) -> None:
         """Brings the schema to the newest revision (idempotent; safe on every start)."""
         async with self.engine.begin() as connection:
+            if not self.is_sqlite:  # an embedded SQLite file has one runtime process
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                )
             await connection.run_sync(lambda sync: command.upgrade(_alembic_config(sync), "head"))
+
+    def insert(self, entity: type[DeclarativeBase]) -> postgresql.Insert | sqlite.Insert:
+        """This database's INSERT, which has ``on_conflict_do_nothing`` and ``..._do_update``."""
+        return sqlite.insert(entity) if self.is_sqlite else postgresql.insert(entity)
 
     async def current_revision(self) -> str | None:
         async with self.engine.connect() as connection:

@@ -40,19 +40,16 @@ class TenantDirectory:
 
     async def upsert_tenant(self, tenant_id: str, *, display_name: str, plan: str) -> None:
         TenantScope(tenant_id)  # validates the name
+        # one statement, so replicas that start side by side cannot both insert the tenant
+        insert = self._database.insert(TenantRow).values(
+            id=tenant_id, display_name=display_name, plan=plan, created_at=datetime.now(UTC)
+        )
+        upsert = insert.on_conflict_do_update(
+            index_elements=[TenantRow.id],
+            set_={"display_name": insert.excluded.display_name, "plan": insert.excluded.plan},
+        )
         async with self._database.transaction() as session:
-            row = await session.get(TenantRow, tenant_id)
-            if row is None:
-                session.add(
-                    TenantRow(
-                        id=tenant_id,
-                        display_name=display_name,
-                        plan=plan,
-                        created_at=datetime.now(UTC),
-                    )
-                )
-            else:
-                row.display_name, row.plan = display_name, plan
+            await session.execute(upsert)
 
     async def register_key(self, tenant_id: str, api_key: str, *, label: str = "default") -> None:
         """Stores the hash of a key issued elsewhere (the operator's Secret, a demo key).
@@ -61,23 +58,21 @@ class TenantDirectory:
         if len(api_key) < 24:
             raise ValueError("API keys must be at least 24 characters")
         digest = hash_api_key(api_key)
+        # insert-or-keep in one statement: a replica starting beside us registers the same key
+        insert = self._database.insert(ApiKeyRow).values(
+            tenant_id=tenant_id,
+            key_hash=digest,
+            prefix=api_key[:9],
+            label=label,
+            created_at=datetime.now(UTC),
+        )
         async with self._database.transaction() as session:
-            existing = (
-                await session.scalars(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
-            ).one_or_none()
-            if existing is not None:
-                if existing.tenant_id != tenant_id:
-                    raise ValueError("this API key is already registered to another tenant")
-                return
-            session.add(
-                ApiKeyRow(
-                    tenant_id=tenant_id,
-                    key_hash=digest,
-                    prefix=api_key[:9],
-                    label=label,
-                    created_at=datetime.now(UTC),
-                )
+            await session.execute(insert.on_conflict_do_nothing(index_elements=["key_hash"]))
+            owner = await session.scalar(
+                select(ApiKeyRow.tenant_id).where(ApiKeyRow.key_hash == digest)
             )
+            if owner != tenant_id:
+                raise ValueError("this API key is already registered to another tenant")
         self._cache.pop(digest, None)
 
     async def issue_key(self, tenant_id: str, *, label: str = "default") -> str:
