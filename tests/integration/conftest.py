@@ -104,7 +104,10 @@ def tenant_document(name: str, **spec: object) -> ComplianceTenant:
                 "displayName": name.title(),
                 "plan": "standard",
                 "regulations": [{"name": "kids-ads"}],
-                "encryption": {"fields": ["viewer.id", "viewer.email", "device.ip"]},
+                "encryption": {
+                    "fields": ["viewer.id", "viewer.email", "device.ip"],
+                    "searchable": ["viewer.id"],
+                },
                 **spec,
             },
         }

@@ -128,13 +128,15 @@ async def test_authentication_and_clear_errors(deployment: Deployment) -> None:
         headers={"X-API-Key": "ottc_wrong_0000000000000000000"},
     )
     assert wrong.json()["errors"][0]["message"] == "the API key is unknown or revoked"
-    tenant = await gql(deployment, "{ tenant { id plan admin riskThreshold encryptedFields } }")
+    fields = "id plan admin riskThreshold encryptedFields searchableFields"
+    tenant = await gql(deployment, f"{{ tenant {{ {fields} }} }}")
     assert tenant["data"]["tenant"] == {
         "id": "acme",
         "plan": "standard",
         "admin": False,
         "riskThreshold": 0.8,
         "encryptedFields": ["viewer.id", "viewer.email", "device.ip"],
+        "searchableFields": ["viewer.id"],
     }
     bad_page = await gql(deployment, "{ events(first: 0) { edges { cursor } } }")
     assert bad_page["errors"][0]["message"] == "first must be between 1 and 500"

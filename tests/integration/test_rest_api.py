@@ -96,6 +96,13 @@ async def test_ingest_runs_rules_encrypts_and_reads_back(deployment: Deployment)
         headers=deployment.headers("acme"),
     )
     assert len(by_viewer.json()["items"]) == 3
+    for path in ("device.ip", "geo.country"):  # encrypted but not searchable; not encrypted
+        refused = await deployment.client.get(
+            "/v1/events", params={"field": path, "value": "1"}, headers=deployment.headers("acme")
+        )
+        assert refused.status_code == 400
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert "spec.encryption.searchable" in refused.json()["detail"]
     critical = await deployment.client.get(
         "/v1/events", params={"severity": "critical"}, headers=deployment.headers("acme")
     )

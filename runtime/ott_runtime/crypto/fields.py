@@ -89,7 +89,7 @@ class FieldCipher:
         # per field path, what every value of it shares: split path, the associated data
         # up to the record, the blind index's HMAC with its label/tenant/path absorbed
         self._fields: dict[str, _FieldState] = {}
-        self._plans: dict[tuple[str, ...], _Plan] = {}
+        self._plans: dict[tuple[tuple[str, ...], tuple[str, ...]], _Plan] = {}
 
     def _field(self, field_path: str) -> _FieldState:
         state = self._fields.get(field_path)
@@ -160,15 +160,21 @@ class FieldCipher:
         return self._field(field_path).index(orjson.dumps(value))
 
     def encrypt_document(
-        self, document: Mapping[str, Any], field_paths: Iterable[str], record: str = ""
+        self,
+        document: Mapping[str, Any],
+        field_paths: Iterable[str],
+        record: str = "",
+        *,
+        indexed: Iterable[str] = (),
     ) -> EncryptedDocument:
         """A copy of ``document`` with each present path in ``field_paths`` encrypted,
-        bound to ``record`` (the event id) so it cannot be moved to another row.
+        bound to ``record`` (the event id) so it cannot be moved to another row, and the
+        blind indexes of the present paths that are also in ``indexed``.
 
         Missing paths and null values are left alone (nothing to protect)."""
         copy = dict(document)
         indexes: dict[str, bytes] = {}
-        plan = self._plan(field_paths)
+        plan = self._plan(field_paths, indexed)
         nonces = os.urandom(NONCE_BYTES * plan.size)  # one system call per document
         used = 0
         header, aead = self._header, self._primary_aead
@@ -177,12 +183,13 @@ class FieldCipher:
             parent = _section(copy, parents, private=writes)
             if parent is None:
                 continue
-            for leaf, state, seal in leaves:
+            for leaf, state, seal, index in leaves:
                 value = parent.get(leaf)
                 if value is None:
                     continue
                 plain = orjson.dumps(value)  # serialised once for both
-                indexes[state.path] = state.index(plain)
+                if index:
+                    indexes[state.path] = state.index(plain)
                 if not seal:
                     continue
                 nonce = nonces[used : used + NONCE_BYTES]
@@ -190,29 +197,31 @@ class FieldCipher:
                 sealed = aead.encrypt(nonce, plain, state.aad_prefix + tail)
                 token = binascii.b2a_base64(header + nonce + sealed, newline=False)
                 parent[leaf] = (_PREFIX_BYTES + token.translate(_URLSAFE)).decode("ascii")
-        version = self.keyring.primary_version if indexes else None
+        version = self.keyring.primary_version if used else None
         return EncryptedDocument(document=copy, key_version=version, blind_indexes=indexes)
 
-    def _plan(self, field_paths: Iterable[str]) -> _Plan:
+    def _plan(self, field_paths: Iterable[str], indexed: Iterable[str]) -> _Plan:
         """The field paths grouped by the section that holds them (computed once per list),
         so a section is copied once however many of its fields are protected. A path below
         another listed path is sealed with its ancestor and only indexed itself, so
         sections run deepest first: they read their leaves before an ancestor is sealed."""
-        key = tuple(field_paths)
+        key = (tuple(field_paths), tuple(indexed))
         plan = self._plans.get(key)
         if plan is None:
-            unique = list(dict.fromkeys(key))
-            sections: dict[tuple[str, ...], list[tuple[str, _FieldState, bool]]] = {}
+            unique = list(dict.fromkeys(key[0]))
+            searchable = set(key[1])
+            sections: dict[tuple[str, ...], list[tuple[str, _FieldState, bool, bool]]] = {}
             for path in unique:
                 state = self._field(path)
                 covered = any(path.startswith(f"{other}.") for other in unique)
-                sections.setdefault(state.parents, []).append((state.leaf, state, not covered))
+                leaf = (state.leaf, state, not covered, path in searchable)
+                sections.setdefault(state.parents, []).append(leaf)
             plan = self._plans[key] = _Plan(
                 tuple(
-                    (parents, tuple(leaves), any(seal for _, _, seal in leaves))
+                    (parents, tuple(leaves), any(seal for _, _, seal, _ in leaves))
                     for parents, leaves in sorted(sections.items(), key=lambda s: -len(s[0]))
                 ),
-                sum(seal for leaves in sections.values() for _, _, seal in leaves),
+                sum(seal for leaves in sections.values() for _, _, seal, _ in leaves),
             )
         return plan
 
@@ -273,8 +282,11 @@ class _FieldState:
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    # (parents, ((leaf, state, seal: False when an ancestor path seals it), ...), writes)
-    sections: tuple[tuple[tuple[str, ...], tuple[tuple[str, _FieldState, bool], ...], bool], ...]
+    # (parents, ((leaf, state, seal: False when an ancestor path seals it, index), ...),
+    #  writes)
+    sections: tuple[
+        tuple[tuple[str, ...], tuple[tuple[str, _FieldState, bool, bool], ...], bool], ...
+    ]
     size: int  # sealed fields at most: nonces drawn per document
 
 

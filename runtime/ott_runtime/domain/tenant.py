@@ -65,6 +65,7 @@ REPLICAS_ORDER_MESSAGE = "replicas.min must be less than or equal to replicas.ma
 EXTERNAL_NEEDS_SECRET_MESSAGE = "databaseSecretRef is required when mode is external"
 SECRET_ONLY_FOR_EXTERNAL_MESSAGE = "databaseSecretRef is only allowed when mode is external"
 REGULATIONS_UNIQUE_MESSAGE = "each RegulationSet may be listed once"
+SEARCHABLE_ENCRYPTED_MESSAGE = "every searchable field must be one of the encrypted fields"
 
 
 class Plan(StrEnum):
@@ -150,6 +151,23 @@ class Encryption(SpecModel):
     fields: list[FieldPath] = Field(
         default_factory=list, max_length=64, description="Event field paths encrypted at rest."
     )
+    searchable: list[FieldPath] = Field(
+        default_factory=list,
+        max_length=64,
+        description=(
+            "Encrypted fields that get a blind index, so events can be found by an exact "
+            "value. An index shows which events share a value, so list only what you query."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _searchable_are_encrypted(self) -> Encryption:
+        unknown = [path for path in self.searchable if path not in self.fields]
+        if unknown:
+            raise ValueError(
+                f"{SEARCHABLE_ENCRYPTED_MESSAGE} (not encrypted: {', '.join(unknown)})"
+            )
+        return self
 
 
 class RateLimit(SpecModel):

@@ -62,6 +62,7 @@ class Query:
             isolation=spec.isolation.value,
             risk_threshold=spec.scoring.risk_threshold,
             encrypted_fields=principal.runtime.encrypted_fields,
+            searchable_fields=principal.runtime.searchable_fields,
             admin=principal.admin,
         )
 

@@ -291,6 +291,9 @@ class Tenant:
     isolation: str
     risk_threshold: float
     encrypted_fields: list[str]
+    searchable_fields: list[str] = strawberry.field(
+        description="Encrypted fields with a blind index: events can be found by their value."
+    )
     admin: bool = strawberry.field(description="Whether the presented key has admin scope.")
 
 

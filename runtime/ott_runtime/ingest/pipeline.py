@@ -259,7 +259,7 @@ class IngestPipeline:
             result.timings_ms["model"] = (time.perf_counter() - stage_started) * 1000
 
         now = datetime.now(UTC)
-        protected = runtime.encrypted_fields
+        protected, searchable = runtime.encrypted_fields, runtime.searchable_fields
         cipher = runtime.cipher if protected else None
         new_events: list[NewEvent] = []
         new_violations: list[NewViolation] = []
@@ -279,7 +279,9 @@ class IngestPipeline:
                 payload, key_version = event.body, None
                 indexes: dict[str, bytes] = {}
                 if cipher is not None:
-                    sealed = cipher.encrypt_document(event.body, protected, event.id)
+                    sealed = cipher.encrypt_document(
+                        event.body, protected, event.id, indexed=searchable
+                    )
                     payload, key_version, indexes = (
                         sealed.document,
                         sealed.key_version,

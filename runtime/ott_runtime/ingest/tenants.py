@@ -65,6 +65,11 @@ class TenantRuntime:
         return list(self.spec.encryption.fields)
 
     @property
+    def searchable_fields(self) -> list[str]:
+        """The encrypted fields with a blind index (equality lookups)."""
+        return list(self.spec.encryption.searchable)
+
+    @property
     def cipher(self) -> FieldCipher:
         return self.keys.cipher(self.name)
 

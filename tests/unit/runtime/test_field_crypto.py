@@ -79,9 +79,10 @@ def test_key_version_travels_inside_the_ciphertext_and_old_keys_still_decrypt() 
         old.decrypt("viewer.id", rotated.encrypt("viewer.id", "v-1"))
 
 
-def test_document_encryption_protects_configured_paths_and_indexes_them() -> None:
+def test_document_encryption_protects_configured_paths_and_indexes_the_searchable() -> None:
     event = {"id": "e1", "viewer": {"id": "v-9", "email": None}, "device": {"ip": "1.2.3.4"}}
-    sealed = ACME.encrypt_document(event, ["viewer.id", "viewer.email", "device.ip", "geo.x"])
+    protected = ["viewer.id", "viewer.email", "device.ip", "geo.x"]
+    sealed = ACME.encrypt_document(event, protected, indexed=protected)
     assert is_ciphertext(sealed.document["viewer"]["id"])
     assert is_ciphertext(sealed.document["device"]["ip"])
     assert sealed.document["viewer"]["email"] is None  # nothing to protect
@@ -93,6 +94,11 @@ def test_document_encryption_protects_configured_paths_and_indexes_them() -> Non
     opened = ACME.decrypt_document(sealed.document)
     assert opened.errors == []
     assert opened.document == event
+    # only the listed paths get an index; the others are sealed all the same
+    only_ip = ACME.encrypt_document(event, protected, indexed=["device.ip", "geo.x"])
+    assert only_ip.blind_indexes == {"device.ip": ACME.blind_index("device.ip", "1.2.3.4")}
+    assert is_ciphertext(only_ip.document["viewer"]["id"])
+    assert ACME.encrypt_document(event, protected).blind_indexes == {}
 
 
 documents = st.recursive(
@@ -114,15 +120,15 @@ def _leaf(document: Any, path: str) -> Any:
 
 
 @settings(max_examples=200, deadline=None)
-@given(document=documents, field_paths=paths)
+@given(document=documents, field_paths=paths, indexed=paths)
 def test_document_encryption_of_any_field_list_round_trips_and_leaves_the_input_alone(
-    document: dict[str, Any], field_paths: list[str]
+    document: dict[str, Any], field_paths: list[str], indexed: list[str]
 ) -> None:
     """Overlapping, nested, duplicated and absent paths: exactly the listed leaves holding a
-    value are indexed and sealed (a path below another listed one inside its ancestor), and
-    decryption gives the document back."""
+    value are sealed (a path below another listed one inside its ancestor), those also in
+    ``indexed`` are indexed, and decryption gives the document back."""
     before = copy.deepcopy(document)
-    sealed = ACME.encrypt_document(document, field_paths, "record-1")
+    sealed = ACME.encrypt_document(document, field_paths, "record-1", indexed=indexed)
     assert document == before
     protected = {
         path: value
@@ -131,7 +137,7 @@ def test_document_encryption_of_any_field_list_round_trips_and_leaves_the_input_
         and all(isinstance(_leaf(document, p), dict) for p in _parents(path))
     }
     assert sealed.blind_indexes == {
-        path: ACME.blind_index(path, value) for path, value in protected.items()
+        path: ACME.blind_index(path, value) for path, value in protected.items() if path in indexed
     }
     assert sealed.key_version == (ACME.primary_version if protected else None)
     for path in protected:  # a path below another protected one is sealed inside it
@@ -207,6 +213,8 @@ def test_recent_blind_indexes_are_bounded_and_equal_to_fresh_ones() -> None:
     values = [f"viewer-{i}" for i in range(RECENT_DIGESTS + 10)]
     for _ in range(2):  # values remembered, then forgotten when full, then computed again
         for value in values:
-            sealed = cipher.encrypt_document({"viewer": {"id": value}}, ["viewer.id"])
+            sealed = cipher.encrypt_document(
+                {"viewer": {"id": value}}, ["viewer.id"], indexed=["viewer.id"]
+            )
             assert sealed.blind_indexes["viewer.id"] == fresh.blind_index("viewer.id", value)
     assert len(cipher._field("viewer.id").recent) <= RECENT_DIGESTS

@@ -68,7 +68,10 @@ async def pipeline(tmp_path: Path) -> AsyncIterator[IngestPipeline]:
     store = Store(database)
     await store.directory.upsert_tenant("acme", display_name="Acme", plan="standard")
     spec = ComplianceTenantSpec.model_validate(
-        {"displayName": "Acme", "encryption": {"fields": ["viewer.id", "viewer.email"]}}
+        {
+            "displayName": "Acme",
+            "encryption": {"fields": ["viewer.id", "viewer.email"], "searchable": ["viewer.id"]},
+        }
     )
     keys = KeyStore.from_directory(tmp_path / "keys", ["acme"], create_missing=True)
     runtime = TenantRuntime(
@@ -159,6 +162,11 @@ async def test_protected_fields_are_ciphertext_at_rest_and_filterable(
             EventQuery(blind_index=("viewer.id", cipher.blind_index("viewer.id", "kid-7")))
         )
     assert [e.event_id for e in found] == ["p1"]
+    # viewer.email is encrypted but not searchable: one index row per event, viewer.id's
+    async with pipeline.store.database.engine.connect() as connection:
+        rows = await connection.exec_driver_sql("SELECT digest FROM event_blind_indexes")
+        stored = sorted(bytes(r[0]) for r in rows)
+    assert stored == sorted(cipher.blind_index("viewer.id", v) for v in ("kid-7", "adult-1"))
 
 
 @pytest.mark.parametrize(

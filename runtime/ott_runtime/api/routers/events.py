@@ -161,7 +161,7 @@ async def list_events(
         Severity | None, Query(description="Events with a violation at least this severe.")
     ] = None,
     field: Annotated[
-        str | None, Query(max_length=253, description="An encrypted field path to match…")
+        str | None, Query(max_length=253, description="A searchable encrypted field path to match…")
     ] = None,
     value: Annotated[
         str | None, Query(max_length=1024, description="…against this value (blind index).")
@@ -185,11 +185,12 @@ async def list_events(
     if (field is None) != (value is None):
         raise Problem(400, "Incomplete filter", "field and value go together", "invalid-filter")
     if field is not None:
-        if field not in tenant.encrypted_fields:
+        if field not in tenant.searchable_fields:
             raise Problem(
                 400,
-                "Not an encrypted field",
-                f"{field!r} is not in spec.encryption.fields",
+                "Not a searchable field",
+                f"{field!r} is not in spec.encryption.searchable (encrypted fields with a "
+                "blind index)",
                 "invalid-filter",
             )
         blind = (field, tenant.cipher.blind_index(field, value))

@@ -85,4 +85,5 @@ async def keys(scope: Scope, service: Service, tenant: Tenant) -> dict[str, Any]
     for key in description["keys"]:
         key["encryptedRows"] = rows.get(key["version"], 0)
     description["encryptedFields"] = tenant.encrypted_fields
+    description["searchableFields"] = tenant.searchable_fields
     return description
