@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import os
 import struct
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,7 +62,7 @@ def _aad(tenant: str, field_path: str, record: str, header: bytes) -> bytes:
     return b"\x00".join(parts)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: one is made per event, and frozen ones cost 3x as much
 class EncryptedDocument:
     """An event with its protected fields replaced by ciphertext."""
 
@@ -172,33 +172,48 @@ class FieldCipher:
         blind indexes of the present paths that are also in ``indexed``.
 
         Missing paths and null values are left alone (nothing to protect)."""
-        copy = dict(document)
-        indexes: dict[str, bytes] = {}
+        return self.encrypt_documents([(document, record)], field_paths, indexed=indexed)[0]
+
+    def encrypt_documents(
+        self,
+        documents: Sequence[tuple[Mapping[str, Any], str]],
+        field_paths: Iterable[str],
+        *,
+        indexed: Iterable[str] = (),
+    ) -> list[EncryptedDocument]:
+        """:meth:`encrypt_document` of each ``(document, record)``, with the plan looked up
+        and the nonces drawn once for all of them (one system call per batch)."""
         plan = self._plan(field_paths, indexed)
-        nonces = os.urandom(NONCE_BYTES * plan.size)  # one system call per document
+        nonces = os.urandom(NONCE_BYTES * plan.size * len(documents))
         used = 0
-        header, aead = self._header, self._primary_aead
-        tail = b"\x00" + record.encode() + b"\x00" + header  # the AAD after label/tenant/path
-        for parents, leaves, writes in plan.sections:
-            parent = _section(copy, parents, private=writes)
-            if parent is None:
-                continue
-            for leaf, state, seal, index in leaves:
-                value = parent.get(leaf)
-                if value is None:
+        header, aead, primary = self._header, self._primary_aead, self.keyring.primary_version
+        results: list[EncryptedDocument] = []
+        for document, record in documents:
+            copy = dict(document)
+            indexes: dict[str, bytes] = {}
+            first = used
+            tail = b"\x00" + record.encode() + b"\x00" + header  # AAD after label/tenant/path
+            for parents, leaves, writes in plan.sections:
+                parent = _section(copy, parents, private=writes)
+                if parent is None:
                     continue
-                plain = orjson.dumps(value)  # serialised once for both
-                if index:
-                    indexes[state.path] = state.index(plain)
-                if not seal:
-                    continue
-                nonce = nonces[used : used + NONCE_BYTES]
-                used += NONCE_BYTES
-                sealed = aead.encrypt(nonce, plain, state.aad_prefix + tail)
-                token = binascii.b2a_base64(header + nonce + sealed, newline=False)
-                parent[leaf] = (_PREFIX_BYTES + token.translate(_URLSAFE)).decode("ascii")
-        version = self.keyring.primary_version if used else None
-        return EncryptedDocument(document=copy, key_version=version, blind_indexes=indexes)
+                for leaf, state, seal, index in leaves:
+                    value = parent.get(leaf)
+                    if value is None:
+                        continue
+                    plain = orjson.dumps(value)  # serialised once for both
+                    if index:
+                        indexes[state.path] = state.index(plain)
+                    if not seal:
+                        continue
+                    nonce = nonces[used : used + NONCE_BYTES]
+                    used += NONCE_BYTES
+                    sealed = aead.encrypt(nonce, plain, state.aad_prefix + tail)
+                    token = binascii.b2a_base64(header + nonce + sealed, newline=False)
+                    parent[leaf] = (_PREFIX_BYTES + token.translate(_URLSAFE)).decode("ascii")
+            version = primary if used > first else None
+            results.append(EncryptedDocument(copy, version, indexes))
+        return results
 
     def _plan(self, field_paths: Iterable[str], indexed: Iterable[str]) -> _Plan:
         """The field paths grouped by the section that holds them (computed once per list),

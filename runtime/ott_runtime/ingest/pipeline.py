@@ -274,19 +274,23 @@ class IngestPipeline:
             else nullcontext()
         )
         with crypto_span as sealing:
-            for item in scored:
+            sealed = (
+                cipher.encrypt_documents(
+                    [(item.event.body, item.event.id) for item in scored],
+                    protected,
+                    indexed=searchable,
+                )
+                if cipher is not None
+                else None
+            )
+            for position, item in enumerate(scored):
                 event = item.event
                 payload, key_version = event.body, None
                 indexes: dict[str, bytes] = {}
-                if cipher is not None:
-                    sealed = cipher.encrypt_document(
-                        event.body, protected, event.id, indexed=searchable
-                    )
-                    payload, key_version, indexes = (
-                        sealed.document,
-                        sealed.key_version,
-                        sealed.blind_indexes,
-                    )
+                if sealed is not None:
+                    document = sealed[position]
+                    payload, key_version = document.document, document.key_version
+                    indexes = document.blind_indexes
                 new_events.append(
                     NewEvent(
                         event_id=event.id,
