@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, true
 
 from ott_runtime.storage.direct import DirectStatements, insert_rows
 from ott_runtime.storage.scope import table_of
@@ -38,13 +38,16 @@ async def add_blind_indexes(
 
 
 def blind_index_matches(
-    tenant_id: str, digest: bytes, *, after_seq: int | None = None
+    tenant_id: str, digest: bytes, *, after_seq: int | None = None, lateral: bool = False
 ) -> Select[tuple[int]]:
     """The seqs of the tenant's events with this digest (of one field path and value).
 
     A loose index scan: a recursive CTE steps from one bucket of the tenant to the next
     (one seek each, skipping the buckets it has no rows in) and each bucket is probed for
-    the digest, on SQLite and PostgreSQL alike. Buckets before ``after_seq`` are skipped.
+    the digest. Buckets before ``after_seq`` are skipped. ``lateral`` (PostgreSQL) makes
+    the probes a LATERAL subquery: given a join, its planner scans all the tenant's rows
+    for the digest instead (4x slower at 50,000 events, and growing with them); SQLite's
+    probes each bucket either way and has no LATERAL.
     """
     table = _TABLE
     first = 0 if after_seq is None else bucket_of(after_seq)
@@ -59,6 +62,18 @@ def blind_index_matches(
         .scalar_subquery()
     )
     buckets = start.union_all(select(following).where(start.c.bucket.is_not(None)))
+    if lateral:
+        probe = (
+            select(table.c.event_seq)
+            .where(
+                table.c.tenant_id == tenant_id,
+                table.c.bucket == buckets.c.bucket,
+                table.c.digest == digest,
+            )
+            .offset(0)  # a fence: PostgreSQL would flatten the subquery back into a join
+            .lateral("blind_probe")
+        )
+        return select(probe.c.event_seq).select_from(buckets).join(probe, true())
     return (
         select(table.c.event_seq)
         .select_from(buckets)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import Integer, delete, literal, select
 
 from ott_runtime.storage.direct import DirectStatements, add_to_rows
 from ott_runtime.storage.rollups import ViolationRollups
 from ott_runtime.storage.scope import ScopedRepository
 from ott_runtime.storage.tables import (
+    BLIND_INDEX_BUCKET_BITS,
     BlindIndexRow,
     EventRow,
     RiskScoreRow,
@@ -57,11 +58,21 @@ class RetentionRepository(ScopedRepository):
         old_events = self._where_tenant(
             select(EventRow.seq).where(EventRow.occurred_at < events_before), EventRow
         )
+        # blind-index rows are keyed by bucket first and have no index on the event
+        old_buckets = old_events.with_only_columns(
+            EventRow.seq.op(">>")(literal(BLIND_INDEX_BUCKET_BITS, Integer))
+        ).distinct()
+        blind = delete(BlindIndexRow).where(
+            BlindIndexRow.bucket.in_(old_buckets), BlindIndexRow.event_seq.in_(old_events)
+        )
+        risk = delete(RiskScoreRow).where(RiskScoreRow.event_seq.in_(old_events))
         removed: dict[str, int] = {}
-        for name, table in (("blindIndexes", BlindIndexRow), ("riskScores", RiskScoreRow)):
+        for name, table, statement in (
+            ("blindIndexes", BlindIndexRow, blind),
+            ("riskScores", RiskScoreRow, risk),
+        ):
             result = await self._session.execute(
-                self._where_tenant(delete(table).where(table.event_seq.in_(old_events)), table),
-                execution_options=_PLAIN_DELETE,
+                self._where_tenant(statement, table), execution_options=_PLAIN_DELETE
             )
             removed[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]
         events = await self._session.execute(

@@ -109,8 +109,9 @@ class EventRepository(ScopedRepository):
             statement = statement.where(EventRow.seq > query.after_seq)
         if query.blind_index is not None:
             _, digest = query.blind_index  # the digest binds the path
+            postgres = self._session.get_bind().dialect.name == "postgresql"
             matching = blind_index_matches(
-                self.tenant_id, digest, after_seq=query.after_seq
+                self.tenant_id, digest, after_seq=query.after_seq, lateral=postgres
             ).subquery()
             # a join, not seq IN (...): SQLite then reads the events by seq instead of
             # scanning the tenant's events for the few that match (0.3 vs 7 ms at 100k)
