@@ -11,6 +11,7 @@ refuse functions the library does not provide, which it would only notice when r
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -377,6 +378,11 @@ def template_paths(template: str) -> Iterator[tuple[int, str]]:
 REDACTED = "[encrypted]"
 
 
+@functools.lru_cache(maxsize=4096)  # a tenant's few message paths, asked on every hit
+def _redacted(path: str, hidden: frozenset[str]) -> bool:
+    return any(path == h or path.startswith(f"{h}.") or h.startswith(f"{path}.") for h in hidden)
+
+
 def render_template(
     template: str, scopes: Mapping[str, Any], hidden: frozenset[str] = frozenset()
 ) -> str:
@@ -387,9 +393,7 @@ def render_template(
 
     def fill(match: re.Match[str]) -> str:
         path = match.group(1)
-        if hidden and any(
-            path == h or path.startswith(f"{h}.") or h.startswith(f"{path}.") for h in hidden
-        ):
+        if hidden and _redacted(path, hidden):
             return REDACTED
         value: Any = scopes
         for part in path.split("."):
