@@ -4,7 +4,14 @@ processes on one PostgreSQL in tests/integration/test_stream.py)."""
 from __future__ import annotations
 
 from ott_runtime.ingest.pubsub import Message
-from ott_runtime.realtime.fanout import MAX_PAYLOAD, PostgresFanout, pack, plain_dsn, unpack
+from ott_runtime.realtime.fanout import (
+    MAX_PAYLOAD,
+    PostgresFanout,
+    origin_prefix,
+    pack,
+    plain_dsn,
+    unpack,
+)
 
 
 def test_messages_are_packed_below_the_notify_limit_in_order() -> None:
@@ -34,4 +41,9 @@ def test_a_replica_ignores_its_own_notifications() -> None:
     fanout._on_notify(None, 0, "ottc_stream", "not json")
     fanout._on_notify(None, 0, "ottc_stream", other)
     assert delivered == [message]
+    # its own are known by their first bytes and skipped without being decoded at all
+    fanout._on_notify(None, 0, "ottc_stream", origin_prefix(fanout.origin) + "not json")
+    assert delivered == [message]
+    assert own.startswith(origin_prefix(fanout.origin))
+    assert not other.startswith(origin_prefix(fanout.origin))
     assert plain_dsn("postgresql+asyncpg://u:p@h:5/db") == "postgresql://u:p@h:5/db"
