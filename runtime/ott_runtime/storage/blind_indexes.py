@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Select, func, select, true
+from sqlalchemy import Delete, Integer, Select, delete, func, literal, select, true
 
 from ott_runtime.storage.direct import DirectStatements, insert_rows
 from ott_runtime.storage.scope import table_of
@@ -22,6 +22,17 @@ _POSTGRES_TYPES = ("integer", "bytea", "bigint")
 
 def bucket_of(event_seq: int) -> int:
     return event_seq >> BLIND_INDEX_BUCKET_BITS
+
+
+def delete_blind_indexes(event_seqs: Select[int]) -> Delete:
+    """Deletes the rows of these events (a select of their seqs). The rows are keyed by
+    bucket first and have no index on the event, so the events' buckets narrow it."""
+    buckets = event_seqs.with_only_columns(
+        event_seqs.selected_columns[0].op(">>")(literal(BLIND_INDEX_BUCKET_BITS, Integer))
+    ).distinct()
+    return delete(BlindIndexRow).where(
+        BlindIndexRow.bucket.in_(buckets), BlindIndexRow.event_seq.in_(event_seqs)
+    )
 
 
 async def add_blind_indexes(
@@ -62,21 +73,13 @@ def blind_index_matches(
         .scalar_subquery()
     )
     buckets = start.union_all(select(following).where(start.c.bucket.is_not(None)))
-    if lateral:
-        probe = (
-            select(table.c.event_seq)
-            .where(
-                table.c.tenant_id == tenant_id,
-                table.c.bucket == buckets.c.bucket,
-                table.c.digest == digest,
-            )
-            .offset(0)  # a fence: PostgreSQL would flatten the subquery back into a join
-            .lateral("blind_probe")
-        )
-        return select(probe.c.event_seq).select_from(buckets).join(probe, true())
-    return (
-        select(table.c.event_seq)
-        .select_from(buckets)
-        .join(table, table.c.bucket == buckets.c.bucket)
-        .where(table.c.tenant_id == tenant_id, table.c.digest == digest)
+    probe = select(table.c.event_seq).where(
+        table.c.tenant_id == tenant_id,
+        table.c.bucket == buckets.c.bucket,
+        table.c.digest == digest,
     )
+    if not lateral:
+        return probe
+    # OFFSET 0 is a fence: PostgreSQL would flatten the subquery back into a join
+    fenced = probe.offset(0).lateral("blind_probe")
+    return select(fenced.c.event_seq).select_from(buckets).join(fenced, true())

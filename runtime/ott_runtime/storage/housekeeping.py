@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, delete, literal, select
+from sqlalchemy import delete, select
 
+from ott_runtime.storage.blind_indexes import delete_blind_indexes
 from ott_runtime.storage.direct import DirectStatements, add_to_rows
 from ott_runtime.storage.rollups import ViolationRollups
 from ott_runtime.storage.scope import ScopedRepository
 from ott_runtime.storage.tables import (
-    BLIND_INDEX_BUCKET_BITS,
     BlindIndexRow,
     EventRow,
     RiskScoreRow,
@@ -58,13 +58,7 @@ class RetentionRepository(ScopedRepository):
         old_events = self._where_tenant(
             select(EventRow.seq).where(EventRow.occurred_at < events_before), EventRow
         )
-        # blind-index rows are keyed by bucket first and have no index on the event
-        old_buckets = old_events.with_only_columns(
-            EventRow.seq.op(">>")(literal(BLIND_INDEX_BUCKET_BITS, Integer))
-        ).distinct()
-        blind = delete(BlindIndexRow).where(
-            BlindIndexRow.bucket.in_(old_buckets), BlindIndexRow.event_seq.in_(old_events)
-        )
+        blind = delete_blind_indexes(old_events)
         risk = delete(RiskScoreRow).where(RiskScoreRow.event_seq.in_(old_events))
         removed: dict[str, int] = {}
         for name, table, statement in (

@@ -109,7 +109,7 @@ class BlindIndexRow(Base):
     transaction dirties is written to the WAL at commit and again at the checkpoint, which
     made random digests the dearest part of an encrypted ingest. A lookup seeks each of the
     tenant's buckets in turn (:func:`blind_index_matches`). No surrogate id, on SQLite no
-    rowid table, and no foreign key or index on the event (each cost a row more than the
+    rowid table, and no foreign key or index on the event (each cost about as much as the
     row itself): retention deletes an event's rows by its bucket, and a lookup joins the
     events, so a row whose event is gone is never returned."""
 
@@ -117,9 +117,7 @@ class BlindIndexRow(Base):
     tenant_id: Mapped[str] = mapped_column(String(63), primary_key=True)
     bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
-    event_seq: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False
-    )
+    event_seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     __table_args__ = ({"sqlite_with_rowid": False},)
 
 
