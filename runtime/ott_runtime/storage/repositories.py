@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ott_runtime.storage.blind_indexes import add_blind_indexes, blind_index_matches
@@ -57,6 +57,9 @@ _EXISTING_IDS = {
     "AND event_id IN (SELECT value FROM json_each(?))",
     False: "SELECT event_id FROM events WHERE tenant_id = $1 AND event_id = ANY($2::varchar[])",
 }
+
+# for the rest of the read's transaction (a blind-index lookup)
+_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
 
 
 class EventRepository(ScopedRepository):
@@ -110,6 +113,10 @@ class EventRepository(ScopedRepository):
         if query.blind_index is not None:
             _, digest = query.blind_index  # the digest binds the path
             postgres = self._session.get_bind().dialect.name == "postgresql"
+            if postgres:
+                # from a prepared statement's sixth run on, PostgreSQL may plan it once for
+                # any digest and bucket: that generic plan made lookups ~5x slower
+                await self._session.execute(_CUSTOM_PLANS)
             matching = blind_index_matches(
                 self.tenant_id, digest, after_seq=query.after_seq, lateral=postgres
             ).subquery()
