@@ -10,7 +10,6 @@ drift (a growing database, a busy neighbour) hits them alike.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
 import os
 import statistics
@@ -18,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,7 +27,7 @@ import httpx
 import orjson
 import yaml
 
-from ott_runtime.benchreport import BenchReport, percentile
+from ott_runtime.benchreport import BenchReport, percentile, process_cpu_clock
 from ott_runtime.demo.generator import EventGenerator
 from ott_runtime.storage.pgcluster import free_port, throwaway_postgres
 
@@ -149,20 +148,6 @@ def server(
         process.wait(timeout=30)
 
 
-def cpu_clock(pid: int) -> Callable[[], float]:
-    """Reads a process's CPU time (all threads, seconds): its POSIX CPU-time clock, to the
-    nanosecond, else /proc's clock ticks (10 ms, too coarse for a short round)."""
-    clock = ctypes.c_int()
-    if ctypes.CDLL(None).clock_getcpuclockid(pid, ctypes.byref(clock)) == 0:
-        return lambda: time.clock_gettime(clock.value)
-
-    def from_proc() -> float:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    return from_proc
-
-
 @dataclass
 class Sample:
     latencies: list[float] = field(default_factory=list)
@@ -217,7 +202,7 @@ async def measure(
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
         for case in CASES:  # warm-up: caches, prepared statements, JIT paths
             await run_case(client, keys, take(case, WARMUP_BATCHES), Sample())
-        cpu_seconds = cpu_clock(pid)
+        cpu_seconds = process_cpu_clock(pid)
         for round_number in range(ROUNDS):
             order = list(CASES) if round_number % 2 == 0 else list(reversed(CASES))
             for case in order:

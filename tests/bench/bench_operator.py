@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from ott_runtime.benchreport import BenchReport
+from ott_runtime.benchreport import BenchReport, process_cpu_clock
 from ott_runtime.devcluster import ClusterAccess, ControlPlane, find_tools_bin
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,12 +70,6 @@ def settled(item: dict[str, Any]) -> bool:
     )
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def prepare(cluster: ClusterAccess) -> None:
     cluster.apply_crds(*sorted((SHARED / "thirdparty-crds").glob("*.yaml")), timeout_s=240)
     cluster.apply_crds(*sorted((REPO / "crds").glob("*.yaml")))
@@ -91,7 +85,8 @@ def measure(
     documents = "---\n".join(
         yaml.safe_dump(tenant(f"bench-{batch}-{i}", batch)) for i in range(size)
     )
-    cpu_before = cpu_seconds(pid)
+    cpu_seconds = process_cpu_clock(pid)
+    cpu_before = cpu_seconds()
     start = time.perf_counter()
     cluster.kubectl("apply", "-f", "-", input=documents)
     deadline = start + TIMEOUT_S
@@ -105,7 +100,7 @@ def measure(
             break
         time.sleep(0.25)
     elapsed = time.perf_counter() - start
-    cpu = cpu_seconds(pid) - cpu_before
+    cpu = cpu_seconds() - cpu_before
     if done != size:
         raise RuntimeError(f"N={size}: only {done} tenants settled in {TIMEOUT_S:.0f} s")
     return {

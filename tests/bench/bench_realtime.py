@@ -42,7 +42,7 @@ from websockets.extensions.permessage_deflate import enable_client_permessage_de
 from websockets.frames import Frame, Opcode
 from websockets.uri import parse_uri
 
-from ott_runtime.benchreport import BenchReport, percentile
+from ott_runtime.benchreport import BenchReport, percentile, process_cpu_clock
 from ott_runtime.storage.pgcluster import free_port
 
 QUICK = os.environ.get("OTTC_BENCH_QUICK") == "1"
@@ -197,12 +197,6 @@ def split(clients: int) -> list[int]:
     return [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def run_case(
     base: str, key: str, server_pid: int, clients: int, round_id: str
 ) -> dict[str, Any]:
@@ -223,7 +217,8 @@ async def run_case(
             raise RuntimeError(f"a client process failed: {ready!r}")
     sent: dict[str, float] = {}
     posts: list[float] = []
-    cpu_before = cpu_seconds(server_pid)
+    cpu_seconds = process_cpu_clock(server_pid)
+    cpu_before = cpu_seconds()
     async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}) as http:
         for index in range(EVENTS):
             event_id = f"{round_id}-{index}"
@@ -245,7 +240,7 @@ async def run_case(
             for arrival in times
         ]
         process.join(30)
-    server_cpu = cpu_seconds(server_pid) - cpu_before  # all messages are in by now
+    server_cpu = cpu_seconds() - cpu_before  # all messages are in by now
     received = len(latencies)
     return {
         "clients": clients,
