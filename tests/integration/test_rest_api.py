@@ -11,7 +11,7 @@ import orjson
 import pytest
 from sqlalchemy import text
 
-from ott_runtime.crypto import is_ciphertext
+from ott_runtime.crypto import ENVELOPE_KEY
 from ott_runtime.domain.tenant import ComplianceTenantSpec
 from ott_runtime.storage.database import head_revision
 
@@ -81,9 +81,10 @@ async def test_ingest_runs_rules_encrypts_and_reads_back(deployment: Deployment)
             r[0] for r in await connection.execute(text("SELECT payload FROM events ORDER BY seq"))
         ]
     stored = [p if isinstance(p, dict) else json.loads(p) for p in payloads]
-    assert all(
-        is_ciphertext(p["viewer"]["id"]) and is_ciphertext(p["device"]["ip"]) for p in stored
-    )
+    for p in stored:  # sealed into the event's envelope, gone from their places
+        assert {"viewer.id", "device.ip"} <= set(p[ENVELOPE_KEY]["fields"])
+        assert "id" not in p["viewer"]
+        assert "ip" not in p["device"]
     assert "viewer-1@example.com" not in json.dumps(stored)
     async with deployment.service.database.engine.connect() as connection:
         messages = [r[0] for r in await connection.execute(text("SELECT message FROM violations"))]
@@ -139,7 +140,7 @@ async def test_tampered_ciphertext_is_reported_not_decrypted(deployment: Deploym
             for r in await connection.execute(text("SELECT event_id, payload FROM events"))
         }
         swapped = rows["t1"]
-        swapped["viewer"]["id"] = rows["t2"]["viewer"]["id"]  # bob's ciphertext into alice's row
+        swapped[ENVELOPE_KEY] = rows["t2"][ENVELOPE_KEY]  # bob's sealed fields into alice's row
         await connection.execute(
             text("UPDATE events SET payload = :p WHERE event_id = 't1'"), {"p": json.dumps(swapped)}
         )
@@ -147,10 +148,15 @@ async def test_tampered_ciphertext_is_reported_not_decrypted(deployment: Deploym
         "items"
     ]
     t1 = next(i for i in items if i["id"] == "t1")
-    assert t1["event"]["viewer"]["id"] is None
-    assert t1["integrityErrors"][0]["field"] == "viewer.id"
+    assert t1["event"]["viewer"]["id"] is None  # neither alice's nor bob's
+    failed = {e["field"] for e in t1["integrityErrors"]}
+    assert failed == set(rows["t2"][ENVELOPE_KEY]["fields"])
+    assert "viewer.id" in failed
+    t2 = next(i for i in items if i["id"] == "t2")
+    assert t2["event"]["viewer"]["id"] == "bob"
+    assert t2["integrityErrors"] == []
     metrics = (await deployment.client.get("/metrics")).text
-    assert 'ottc_ciphertext_integrity_failures_total{tenant="acme"} 1.0' in metrics
+    assert f'ottc_ciphertext_integrity_failures_total{{tenant="acme"}} {len(failed)}.0' in metrics
 
 
 async def test_no_endpoint_ever_shows_another_tenants_data(deployment: Deployment) -> None:

@@ -1,25 +1,20 @@
-"""AES-256-GCM field encryption with the key version inside the ciphertext.
+"""AES-256-GCM encryption of an event's protected fields, and their blind indexes.
 
-A protected field's value becomes the string ``ottc:enc:v1:<base64url>`` where the decoded
-bytes are ``format (1 byte) | key version (4 bytes, big endian) | nonce (12) | ciphertext+tag``.
-The associated data binds the ciphertext to its tenant, its field path, its record (the
-event id) and its header, so a ciphertext copied to another tenant, another field, another
-row, or edited in place fails the GCM tag check: it is reported as a
-:class:`CiphertextError` and never decrypted.
+The ingest pipeline seals each event's protected fields into one envelope bound to its
+tenant and event id (format 2, see :mod:`ott_runtime.crypto.formats`); the API opens it.
+A value that fails verification is reported as a :class:`CiphertextError` and never
+decrypted. Values are JSON-encoded before encryption so numbers and booleans come back as
+they went in.
 
-Values are JSON-encoded before encryption so numbers and booleans come back as they went in.
-Blind indexes (HMAC-SHA256 with the keyring's index key, same tenant + path binding) let the
-API filter on equality of an encrypted field without decrypting every row.
+Blind indexes (HMAC-SHA256 with the keyring's index key over label, tenant, path and
+value) let the API filter on equality of an encrypted field without decrypting every row.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import os
-import struct
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,43 +23,32 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ott_runtime.crypto.formats import (
+    ENVELOPE_FORMAT,
+    ENVELOPE_KEY,
+    HEADER,
+    LEGACY_FORMAT,
+    LEGACY_PREFIX,
+    NONCE_BYTES,
+    CiphertextError,
+    decode,
+    encode,
+    envelope_aad_prefix,
+    envelope_parts,
+    is_legacy_ciphertext,
+    legacy_aad,
+)
 from ott_runtime.domain.keyring import KeyRing
 
-PREFIX = "ottc:enc:v1:"
-_PREFIX_BYTES = PREFIX.encode("ascii")
-_URLSAFE = bytes.maketrans(b"+/", b"-_")  # base64url, as base64.urlsafe_b64encode writes it
-FORMAT_VERSION = 1
-NONCE_BYTES = 12
-TAG_BYTES = 16
-_HEADER = struct.Struct(">BI")
-_AAD_LABEL = b"ott-compliance/field/v1"
 _INDEX_LABEL = b"ott-compliance/blind-index/v1"
+_TAMPERED = "authentication failed (tampered or moved ciphertext)"
+_AAD_PREFIXES = 256  # combinations of present fields remembered (emptied when full)
 BLIND_INDEX_BYTES = 16  # 128 bits: collisions are negligible, rows stay small
-
-
-class CiphertextError(ValueError):
-    """A protected value that cannot be trusted: tampered, swapped, truncated or under a key
-    this tenant does not hold. The message names the tenant, field and reason, never data."""
-
-    def __init__(self, tenant: str, field_path: str, reason: str) -> None:
-        super().__init__(f"tenant {tenant!r}, field {field_path!r}: {reason}")
-        self.tenant = tenant
-        self.field_path = field_path
-        self.reason = reason
-
-
-def is_ciphertext(value: object) -> bool:
-    return isinstance(value, str) and value.startswith(PREFIX)
-
-
-def _aad(tenant: str, field_path: str, record: str, header: bytes) -> bytes:
-    parts = (_AAD_LABEL, tenant.encode(), field_path.encode(), record.encode(), header)
-    return b"\x00".join(parts)
 
 
 @dataclass(slots=True)  # not frozen: one is made per event, and frozen ones cost 3x as much
 class EncryptedDocument:
-    """An event with its protected fields replaced by ciphertext."""
+    """An event with its protected fields sealed."""
 
     document: dict[str, Any]
     key_version: int | None  # None when no protected field was present
@@ -84,24 +68,26 @@ class FieldCipher:
         self.keyring = keyring
         self._aeads = {k.version: AESGCM(k.material) for k in keyring.keys}
         self._primary_aead = self._aeads[keyring.primary_version]
-        self._header = _HEADER.pack(FORMAT_VERSION, keyring.primary_version)
+        self._header = HEADER.pack(ENVELOPE_FORMAT, keyring.primary_version)
         self._tenant_bytes = keyring.tenant.encode()
-        # per field path, what every value of it shares: split path, the associated data
-        # up to the record, the blind index's HMAC with its label/tenant/path absorbed
+        # per field path, what every value of it shares: split path, the blind index's
+        # HMAC with its label/tenant/path absorbed, recent digests
         self._fields: dict[str, _FieldState] = {}
         self._plans: dict[tuple[tuple[str, ...], tuple[str, ...]], _Plan] = {}
+        # the fields present in an event -> its associated data up to the event id
+        self._aad_prefixes: dict[tuple[str, ...], bytes] = {}
 
     def _field(self, field_path: str) -> _FieldState:
         state = self._fields.get(field_path)
         if state is None:
             *parents, leaf = field_path.split(".")
-            path = field_path.encode()
-            index_prefix = b"\x00".join((_INDEX_LABEL, self._tenant_bytes, path, b""))
+            index_prefix = b"\x00".join(
+                (_INDEX_LABEL, self._tenant_bytes, field_path.encode(), b"")
+            )
             state = self._fields[field_path] = _FieldState(
                 field_path,
                 tuple(parents),
                 leaf,
-                b"\x00".join((_AAD_LABEL, self._tenant_bytes, path)),
                 hmac.new(self.keyring.index_key, index_prefix, hashlib.sha256),
             )
         return state
@@ -114,48 +100,6 @@ class FieldCipher:
     def primary_version(self) -> int:
         return self.keyring.primary_version
 
-    def encrypt(self, field_path: str, value: Any, record: str = "") -> str:
-        return self._seal(field_path, orjson.dumps(value), record)
-
-    def _seal(self, field_path: str, plain: bytes, record: str) -> str:
-        header = self._header
-        nonce = os.urandom(NONCE_BYTES)
-        aad = _aad(self.tenant, field_path, record, header)
-        sealed = self._primary_aead.encrypt(nonce, plain, aad)
-        return PREFIX + base64.urlsafe_b64encode(header + nonce + sealed).decode("ascii")
-
-    def _split(self, field_path: str, token: str) -> tuple[bytes, int, bytes, bytes]:
-        if not is_ciphertext(token):
-            raise CiphertextError(self.tenant, field_path, "not a ciphertext")
-        try:
-            raw = base64.urlsafe_b64decode(token[len(PREFIX) :].encode("ascii"))
-        except (binascii.Error, ValueError, UnicodeEncodeError):
-            raise CiphertextError(self.tenant, field_path, "malformed encoding") from None
-        if len(raw) < _HEADER.size + NONCE_BYTES + TAG_BYTES:
-            raise CiphertextError(self.tenant, field_path, "truncated ciphertext")
-        header = raw[: _HEADER.size]
-        fmt, version = _HEADER.unpack(header)
-        if fmt != FORMAT_VERSION:
-            raise CiphertextError(self.tenant, field_path, f"unknown format {fmt}")
-        nonce = raw[_HEADER.size : _HEADER.size + NONCE_BYTES]
-        return header, version, nonce, raw[_HEADER.size + NONCE_BYTES :]
-
-    def key_version_of(self, field_path: str, token: str) -> int:
-        return self._split(field_path, token)[1]
-
-    def decrypt(self, field_path: str, token: str, record: str = "") -> Any:
-        header, version, nonce, sealed = self._split(field_path, token)
-        aead = self._aeads.get(version)
-        if aead is None:
-            raise CiphertextError(self.tenant, field_path, f"no key version {version}")
-        try:
-            plain = aead.decrypt(nonce, sealed, _aad(self.tenant, field_path, record, header))
-        except InvalidTag:
-            raise CiphertextError(
-                self.tenant, field_path, "authentication failed (tampered or moved ciphertext)"
-            ) from None
-        return orjson.loads(plain)
-
     def blind_index(self, field_path: str, value: Any) -> bytes:
         return self._field(field_path).index(orjson.dumps(value))
 
@@ -167,9 +111,9 @@ class FieldCipher:
         *,
         indexed: Iterable[str] = (),
     ) -> EncryptedDocument:
-        """A copy of ``document`` with each present path in ``field_paths`` encrypted,
-        bound to ``record`` (the event id) so it cannot be moved to another row, and the
-        blind indexes of the present paths that are also in ``indexed``.
+        """A copy of ``document`` with each present path in ``field_paths`` sealed, bound
+        to ``record`` (the event id) so it cannot be moved to another row, and the blind
+        indexes of the present paths that are also in ``indexed``.
 
         Missing paths and null values are left alone (nothing to protect)."""
         return self.encrypt_documents([(document, record)], field_paths, indexed=indexed)[0]
@@ -184,15 +128,15 @@ class FieldCipher:
         """:meth:`encrypt_document` of each ``(document, record)``, with the plan looked up
         and the nonces drawn once for all of them (one system call per batch)."""
         plan = self._plan(field_paths, indexed)
-        nonces = os.urandom(NONCE_BYTES * plan.size * len(documents))
-        used = 0
-        header, aead, primary = self._header, self._primary_aead, self.keyring.primary_version
+        nonces = os.urandom(NONCE_BYTES * len(documents)) if plan.seals else b""
+        header, aead, prefixes = self._header, self._primary_aead, self._aad_prefixes
+        primary = self.keyring.primary_version
         results: list[EncryptedDocument] = []
-        for document, record in documents:
+        for position, (document, record) in enumerate(documents):
             copy = dict(document)
             indexes: dict[str, bytes] = {}
-            first = used
-            tail = b"\x00" + record.encode() + b"\x00" + header  # AAD after label/tenant/path
+            paths: list[str] = []
+            values: list[Any] = []
             for parents, leaves, writes in plan.sections:
                 parent = _section(copy, parents, private=writes)
                 if parent is None:
@@ -201,18 +145,27 @@ class FieldCipher:
                     value = parent.get(leaf)
                     if value is None:
                         continue
-                    plain = orjson.dumps(value)  # serialised once for both
                     if index:
-                        indexes[state.path] = state.index(plain)
-                    if not seal:
-                        continue
-                    nonce = nonces[used : used + NONCE_BYTES]
-                    used += NONCE_BYTES
-                    sealed = aead.encrypt(nonce, plain, state.aad_prefix + tail)
-                    token = binascii.b2a_base64(header + nonce + sealed, newline=False)
-                    parent[leaf] = (_PREFIX_BYTES + token.translate(_URLSAFE)).decode("ascii")
-            version = primary if used > first else None
-            results.append(EncryptedDocument(copy, version, indexes))
+                        indexes[state.path] = state.index(orjson.dumps(value))
+                    if seal:
+                        paths.append(state.path)
+                        values.append(value)
+                        del parent[leaf]
+            if not paths:
+                results.append(EncryptedDocument(copy, None, indexes))
+                continue
+            if ENVELOPE_KEY in document:
+                raise ValueError(f"an event cannot carry its own {ENVELOPE_KEY!r}")
+            present = tuple(paths)
+            aad = prefixes.get(present)
+            if aad is None:
+                if len(prefixes) >= _AAD_PREFIXES:
+                    prefixes.clear()
+                aad = prefixes[present] = envelope_aad_prefix(self._tenant_bytes, header, paths)
+            nonce = nonces[position * NONCE_BYTES : (position + 1) * NONCE_BYTES]
+            sealed = aead.encrypt(nonce, orjson.dumps(values), aad + record.encode())
+            copy[ENVELOPE_KEY] = {"fields": paths, "ciphertext": encode(header + nonce + sealed)}
+            results.append(EncryptedDocument(copy, primary, indexes))
         return results
 
     def _plan(self, field_paths: Iterable[str], indexed: Iterable[str]) -> _Plan:
@@ -236,31 +189,116 @@ class FieldCipher:
                     (parents, tuple(leaves), any(seal for _, _, seal, _ in leaves))
                     for parents, leaves in sorted(sections.items(), key=lambda s: -len(s[0]))
                 ),
-                sum(seal for leaves in sections.values() for _, _, seal, _ in leaves),
+                any(seal for leaves in sections.values() for _, _, seal, _ in leaves),
             )
         return plan
 
     def decrypt_document(self, document: Mapping[str, Any], record: str = "") -> DecryptedDocument:
-        """Decrypts every ciphertext found (whatever the tenant's current field list says, so
-        rows written under an older configuration still read back). A value that fails
-        verification becomes null and its error is returned: reported, never trusted."""
+        """The document with its sealed fields back in place (whatever the tenant's current
+        field list says, so rows written under an older configuration still read back). A
+        value that fails verification becomes null and its error is returned: reported,
+        never trusted."""
+        copy = dict(document)
+        envelope = copy.pop(ENVELOPE_KEY, None)
+        if envelope is None:
+            return self._decrypt_legacy(copy, record)
+        try:
+            paths, token = envelope_parts(envelope)
+        except ValueError as error:
+            return DecryptedDocument(copy, [CiphertextError(self.tenant, ENVELOPE_KEY, str(error))])
+        errors: list[CiphertextError] = []
+        try:
+            values: list[Any] = self._open_envelope(paths, token, record)
+        except CiphertextError as error:  # nothing in it can be trusted: each field is null
+            values = [None] * len(paths)
+            errors.extend(CiphertextError(self.tenant, path, error.reason) for path in paths)
+        opened = not errors
+        for path, value in zip(paths, values, strict=True):
+            state = self._field(path)
+            parent = _section(copy, state.parents, private=True)
+            if parent is None:  # the section that held it was removed or replaced
+                if opened:
+                    errors.append(CiphertextError(self.tenant, path, "its section is missing"))
+                continue
+            parent[state.leaf] = value
+        return DecryptedDocument(copy, errors)
+
+    def _open_envelope(self, paths: list[str], token: str, record: str) -> list[Any]:
+        try:
+            sealed = decode(token, ENVELOPE_FORMAT)
+        except ValueError as error:
+            raise CiphertextError(self.tenant, ENVELOPE_KEY, str(error)) from None
+        aead = self._aeads.get(sealed.key_version)
+        if aead is None:
+            raise CiphertextError(self.tenant, ENVELOPE_KEY, f"no key version {sealed.key_version}")
+        aad = envelope_aad_prefix(self._tenant_bytes, sealed.header, paths) + record.encode()
+        try:
+            values = orjson.loads(aead.decrypt(sealed.nonce, sealed.ciphertext, aad))
+        except InvalidTag:
+            raise CiphertextError(self.tenant, ENVELOPE_KEY, _TAMPERED) from None
+        if not isinstance(values, list) or len(values) != len(paths):
+            raise CiphertextError(self.tenant, ENVELOPE_KEY, "malformed envelope")
+        return values
+
+    def _decrypt_legacy(self, document: dict[str, Any], record: str) -> DecryptedDocument:
+        """Format 1: each protected value is its own ciphertext."""
         copy = _deep_copy(document)
         errors: list[CiphertextError] = []
         for path, parent, leaf in list(_ciphertexts(copy)):
             try:
-                parent[leaf] = self.decrypt(path, parent[leaf], record)
+                parent[leaf] = self._decrypt_field(path, parent[leaf], record)
             except CiphertextError as error:
                 parent[leaf] = None
                 errors.append(error)
-        return DecryptedDocument(document=copy, errors=errors)
+        return DecryptedDocument(copy, errors)
+
+    def _decrypt_field(self, field_path: str, token: str, record: str) -> Any:
+        try:
+            sealed = decode(token[len(LEGACY_PREFIX) :], LEGACY_FORMAT)
+        except ValueError as error:
+            raise CiphertextError(self.tenant, field_path, str(error)) from None
+        aead = self._aeads.get(sealed.key_version)
+        if aead is None:
+            raise CiphertextError(self.tenant, field_path, f"no key version {sealed.key_version}")
+        aad = legacy_aad(self.tenant, field_path, record, sealed.header)
+        try:
+            return orjson.loads(aead.decrypt(sealed.nonce, sealed.ciphertext, aad))
+        except InvalidTag:
+            raise CiphertextError(self.tenant, field_path, _TAMPERED) from None
+
+    def sealed_paths(self, document: Mapping[str, Any]) -> list[str]:
+        """The paths of the fields ``document`` holds sealed (read from its envelope, or
+        for a format-1 document, from its ciphertexts)."""
+        envelope = document.get(ENVELOPE_KEY)
+        if envelope is not None:
+            try:
+                return envelope_parts(envelope)[0]
+            except ValueError as error:
+                raise CiphertextError(self.tenant, ENVELOPE_KEY, str(error)) from None
+        return [path for path, _, _ in _ciphertexts(document)]
+
+    def key_version_of(self, document: Mapping[str, Any]) -> int | None:
+        """The key version that sealed ``document`` (None when nothing is sealed); for a
+        format-1 document, that of its first ciphertext."""
+        envelope = document.get(ENVELOPE_KEY)
+        try:
+            if envelope is not None:
+                return decode(envelope_parts(envelope)[1], ENVELOPE_FORMAT).key_version
+            for _, parent, leaf in _ciphertexts(document):
+                return decode(parent[leaf][len(LEGACY_PREFIX) :], LEGACY_FORMAT).key_version
+        except ValueError as error:
+            raise CiphertextError(self.tenant, ENVELOPE_KEY, str(error)) from None
+        return None
 
     def rewrap_document(self, document: Mapping[str, Any], record: str = "") -> dict[str, Any]:
-        """Re-encrypts every ciphertext under the primary key; raises on any bad one
-        (a row that does not verify is never rewritten, so the evidence stays)."""
-        copy = _deep_copy(document)
-        for path, parent, leaf in list(_ciphertexts(copy)):
-            parent[leaf] = self.encrypt(path, self.decrypt(path, parent[leaf], record), record)
-        return copy
+        """The document sealed again under the primary key, in format 2; raises on any
+        value that does not verify (a row that does not verify is never rewritten, so the
+        evidence stays)."""
+        opened = self.decrypt_document(document, record)
+        if opened.errors:
+            raise opened.errors[0]
+        paths = self.sealed_paths(document)
+        return self.encrypt_document(opened.document, paths, record).document
 
 
 def _deep_copy(document: Mapping[str, Any]) -> dict[str, Any]:
@@ -275,7 +313,6 @@ class _FieldState:
     path: str
     parents: tuple[str, ...]
     leaf: str
-    aad_prefix: bytes  # label \0 tenant \0 path (then \0 record \0 header, see _aad)
     index_mac: hmac.HMAC  # keyed with the index key, label \0 tenant \0 path \0 absorbed
     # serialised value -> its blind index, for values seen lately (bounded: emptied when
     # full). The values are plaintext, as the batch being encrypted is, in this process.
@@ -302,7 +339,7 @@ class _Plan:
     sections: tuple[
         tuple[tuple[str, ...], tuple[tuple[str, _FieldState, bool, bool], ...], bool], ...
     ]
-    size: int  # sealed fields at most: nonces drawn per document
+    seals: bool  # whether any listed path is sealed (else no nonces are drawn)
 
 
 def _section(
@@ -322,12 +359,11 @@ def _section(
     return node
 
 
-def _ciphertexts(
-    node: dict[str, Any], prefix: str = ""
-) -> Iterator[tuple[str, dict[str, Any], str]]:
+def _ciphertexts(node: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any, str]]:
+    """(path, parent, key) of each format-1 ciphertext below ``node``."""
     for key, value in node.items():
         path = f"{prefix}{key}"
-        if isinstance(value, dict):
+        if isinstance(value, Mapping):
             yield from _ciphertexts(value, path + ".")
-        elif is_ciphertext(value):
+        elif is_legacy_ciphertext(value):
             yield path, node, key

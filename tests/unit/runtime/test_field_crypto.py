@@ -1,24 +1,29 @@
-"""Field encryption: round trip, binding to tenant and field, tamper detection, keyring reload."""
+"""Field encryption: round trip, binding to tenant, record and field, tamper detection,
+the format-1 values written before envelopes, keyring reload."""
 
 from __future__ import annotations
 
 import base64
 import copy
 import os
+import struct
 import time
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ott_runtime.crypto import CiphertextError, FieldCipher, KeyRingFile, KeyStore, is_ciphertext
-from ott_runtime.crypto.fields import PREFIX, RECENT_DIGESTS
+from ott_runtime.crypto import ENVELOPE_KEY, CiphertextError, FieldCipher, KeyRingFile, KeyStore
+from ott_runtime.crypto.fields import RECENT_DIGESTS, DecryptedDocument
 from ott_runtime.crypto.sources import write_keyring
 from ott_runtime.domain.keyring import SECRET_DATA_KEY, KeyRing
 
 ACME = FieldCipher(KeyRing.generate("acme"))
+VIEWER_FIELDS = ["viewer.id", "viewer.email", "device.ip"]
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=200),
     lambda children: (
@@ -28,64 +33,187 @@ json_values = st.recursive(
 )
 
 
+def _nested(path: str, value: Any) -> dict[str, Any]:
+    document: Any = value
+    for part in reversed(path.split(".")):
+        document = {part: document}
+    return dict(document)
+
+
+def _viewer_event(record: str = "e1") -> dict[str, Any]:
+    return {
+        "id": record,
+        "viewer": {"id": "v-9", "email": "kid@example.com"},
+        "device": {"ip": "10.0.0.1"},
+    }
+
+
+def _sealed_viewer_event(cipher: FieldCipher = ACME, record: str = "e1") -> dict[str, Any]:
+    return cipher.encrypt_document(_viewer_event(record), VIEWER_FIELDS, record).document
+
+
 @settings(max_examples=150, deadline=None)
 @given(value=json_values, path=st.from_regex(r"[a-z]{1,8}(\.[a-z]{1,8}){0,3}", fullmatch=True))
 def test_round_trip_returns_the_same_value(value: Any, path: str) -> None:
-    token = ACME.encrypt(path, value)
-    assert is_ciphertext(token)
-    assert ACME.decrypt(path, token) == value
+    document = _nested(path, value)
+    sealed = ACME.encrypt_document(document, [path], "r1").document
+    if value is not None:
+        assert _leaf(sealed, path) is None  # the value left the document for the envelope
+        assert sealed[ENVELOPE_KEY]["fields"] == [path]
+    opened = ACME.decrypt_document(sealed, "r1")
+    assert opened.errors == []
+    assert opened.document == document
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-    value=st.text(min_size=1, max_size=64), position=st.integers(min_value=0), bit=st.integers(0, 7)
-)
-def test_any_flipped_bit_is_detected(value: str, position: int, bit: int) -> None:
-    token = ACME.encrypt("viewer.email", value)
-    raw = bytearray(base64.urlsafe_b64decode(token[len(PREFIX) :]))
+@given(position=st.integers(min_value=0), bit=st.integers(0, 7))
+def test_any_flipped_bit_is_detected_and_every_sealed_field_reported(
+    position: int, bit: int
+) -> None:
+    sealed = _sealed_viewer_event()
+    envelope = sealed[ENVELOPE_KEY]
+    raw = bytearray(base64.urlsafe_b64decode(envelope["ciphertext"]))
     raw[position % len(raw)] ^= 1 << bit
-    tampered = PREFIX + base64.urlsafe_b64encode(bytes(raw)).decode()
-    with pytest.raises(CiphertextError):
-        ACME.decrypt("viewer.email", tampered)
+    envelope["ciphertext"] = base64.urlsafe_b64encode(bytes(raw)).decode()
+    opened = ACME.decrypt_document(sealed, "e1")
+    assert sorted(e.field_path for e in opened.errors) == sorted(VIEWER_FIELDS)
+    assert opened.document["viewer"] == {"id": None, "email": None}
+    assert opened.document["device"] == {"ip": None}
+    assert all("kid@example.com" not in str(e) for e in opened.errors)  # no data in messages
 
 
-def test_ciphertext_moved_to_another_field_or_tenant_is_refused() -> None:
-    token = ACME.encrypt("viewer.email", "kid@example.com")
-    with pytest.raises(CiphertextError, match="authentication failed"):
-        ACME.decrypt("viewer.id", token)
+def test_envelope_moved_to_another_record_or_tenant_is_refused() -> None:
+    sealed = _sealed_viewer_event(record="event-1")
+    assert ACME.decrypt_document(sealed, "event-1").errors == []
+    moved = ACME.decrypt_document(sealed, "event-2")
+    assert {e.reason for e in moved.errors} == {
+        "authentication failed (tampered or moved ciphertext)"
+    }
     # another tenant holding the very same key material still cannot read it
     other = FieldCipher(KeyRing(**{**ACME.keyring.__dict__, "tenant": "globex"}))
-    with pytest.raises(CiphertextError, match="authentication failed"):
-        other.decrypt("viewer.email", token)
+    assert len(other.decrypt_document(sealed, "event-1").errors) == len(VIEWER_FIELDS)
 
 
-def test_truncated_and_garbage_tokens_are_errors_not_crashes() -> None:
-    token = ACME.encrypt("device.ip", "10.0.0.1")
-    for bad in (token[:20], PREFIX + "!!!", PREFIX, "plain text"):
-        with pytest.raises(CiphertextError):
-            ACME.decrypt("device.ip", bad)
+def test_a_value_written_where_a_sealed_field_was_is_replaced_by_the_sealed_one() -> None:
+    sealed = _sealed_viewer_event()
+    sealed["viewer"]["id"] = "forged"
+    opened = ACME.decrypt_document(sealed, "e1")
+    assert opened.errors == []
+    assert opened.document == _viewer_event()
+    del sealed["device"]  # a section that held a sealed field, removed: reported
+    opened = ACME.decrypt_document(sealed, "e1")
+    assert [(e.field_path, e.reason) for e in opened.errors] == [
+        ("device.ip", "its section is missing")
+    ]
+    assert opened.document["viewer"] == _viewer_event()["viewer"]
 
 
-def test_key_version_travels_inside_the_ciphertext_and_old_keys_still_decrypt() -> None:
+def test_editing_the_envelope_field_list_fails_authentication() -> None:
+    sealed = _sealed_viewer_event()
+    sealed[ENVELOPE_KEY]["fields"] = ["viewer.email", "viewer.id", "device.ip"]  # reordered
+    opened = ACME.decrypt_document(sealed, "e1")
+    assert len(opened.errors) == 3
+    assert opened.document["viewer"]["email"] is None
+
+
+@pytest.mark.parametrize(
+    "envelope",
+    [
+        "a string",
+        {"fields": ["viewer.id"]},
+        {"fields": [], "ciphertext": "AAAA"},
+        {"fields": ["viewer.id", "viewer.id"], "ciphertext": "AAAA"},
+        {"fields": "viewer.id", "ciphertext": "AAAA"},
+        {"fields": ["viewer.id"], "ciphertext": "!!!"},
+        {"fields": ["viewer.id"], "ciphertext": "AQAAAAE"},
+        {"fields": ["viewer.id"], "ciphertext": base64.urlsafe_b64encode(b"\x07" * 40).decode()},
+    ],
+)
+def test_malformed_envelopes_are_errors_not_crashes(envelope: Any) -> None:
+    sealed = _sealed_viewer_event()
+    sealed[ENVELOPE_KEY] = envelope
+    opened = ACME.decrypt_document(sealed, "e1")
+    assert opened.errors
+    assert opened.document["viewer"].get("id") is None
+    assert ENVELOPE_KEY not in opened.document
+
+
+def test_an_event_without_protected_values_is_left_as_it_is() -> None:
+    event = {"id": "e1", "viewer": {"age": 9}, "content": {"title": "ottc:enc:v1"}}
+    sealed = ACME.encrypt_document(event, VIEWER_FIELDS, "e1")
+    assert sealed.document == event
+    assert sealed.key_version is None
+    assert ACME.decrypt_document(event, "e1") == DecryptedDocument(event, [])
+
+
+def test_an_event_cannot_bring_its_own_envelope() -> None:
+    with pytest.raises(ValueError, match="cannot carry its own"):
+        ACME.encrypt_document({**_viewer_event(), ENVELOPE_KEY: {}}, VIEWER_FIELDS, "e1")
+
+
+def test_key_version_travels_inside_the_envelope_and_old_keys_still_decrypt() -> None:
     ring = KeyRing.generate("acme")
     old = FieldCipher(ring)
-    token = old.encrypt("viewer.id", "v-1")
+    sealed = _sealed_viewer_event(old)
     rotated = FieldCipher(ring.rotate())
-    assert rotated.key_version_of("viewer.id", token) == 1
-    assert rotated.decrypt("viewer.id", token) == "v-1"
-    assert rotated.key_version_of("viewer.id", rotated.encrypt("viewer.id", "v-1")) == 2
+    assert rotated.key_version_of(sealed) == 1
+    assert rotated.decrypt_document(sealed, "e1").document == _viewer_event()
+    resealed = rotated.rewrap_document(sealed, "e1")
+    assert rotated.key_version_of(resealed) == 2
+    assert rotated.decrypt_document(resealed, "e1").document == _viewer_event()
     # a keyring that lacks version 2 reports the missing key instead of guessing
-    with pytest.raises(CiphertextError, match="no key version 2"):
-        old.decrypt("viewer.id", rotated.encrypt("viewer.id", "v-1"))
+    errors = old.decrypt_document(resealed, "e1").errors
+    assert {e.reason for e in errors} == {"no key version 2"}
+    assert rotated.key_version_of(_viewer_event()) is None
+
+
+def _legacy_token(ring: KeyRing, path: str, value: Any, record: str) -> str:
+    """A format-1 value, built from the documented layout rather than the code under test."""
+    header = struct.pack(">BI", 1, ring.primary_version)
+    nonce = os.urandom(12)
+    aad = b"\x00".join(
+        (b"ott-compliance/field/v1", ring.tenant.encode(), path.encode(), record.encode(), header)
+    )
+    sealed = AESGCM(ring.primary.material).encrypt(nonce, orjson.dumps(value), aad)
+    return "ottc:enc:v1:" + base64.urlsafe_b64encode(header + nonce + sealed).decode()
+
+
+def test_format_1_rows_still_decrypt_are_checked_and_rewrap_to_envelopes() -> None:
+    ring = ACME.keyring
+    legacy = {
+        "id": "e1",
+        "viewer": {"id": _legacy_token(ring, "viewer.id", "v-9", "e1"), "age": 9},
+        "device": {"ip": _legacy_token(ring, "device.ip", "10.0.0.1", "e1")},
+    }
+    plain = {"id": "e1", "viewer": {"id": "v-9", "age": 9}, "device": {"ip": "10.0.0.1"}}
+    assert ACME.decrypt_document(legacy, "e1").document == plain
+    assert ACME.key_version_of(legacy) == ring.primary_version
+    assert ACME.sealed_paths(legacy) == ["viewer.id", "device.ip"]
+    rewrapped = ACME.rewrap_document(legacy, "e1")
+    assert rewrapped[ENVELOPE_KEY]["fields"] == ["viewer.id", "device.ip"]
+    assert "id" not in rewrapped["viewer"]
+    assert ACME.decrypt_document(rewrapped, "e1").document == plain
+    # a format-1 value swapped to another field or row fails as it always did
+    swapped = copy.deepcopy(legacy)
+    swapped["viewer"]["id"], swapped["device"]["ip"] = (
+        legacy["device"]["ip"],
+        legacy["viewer"]["id"],
+    )
+    opened = ACME.decrypt_document(swapped, "e1")
+    assert sorted(e.field_path for e in opened.errors) == ["device.ip", "viewer.id"]
+    assert len(ACME.decrypt_document(legacy, "e2").errors) == 2
+    with pytest.raises(CiphertextError, match="authentication failed"):
+        ACME.rewrap_document(swapped, "e1")
 
 
 def test_document_encryption_protects_configured_paths_and_indexes_the_searchable() -> None:
     event = {"id": "e1", "viewer": {"id": "v-9", "email": None}, "device": {"ip": "1.2.3.4"}}
     protected = ["viewer.id", "viewer.email", "device.ip", "geo.x"]
     sealed = ACME.encrypt_document(event, protected, indexed=protected)
-    assert is_ciphertext(sealed.document["viewer"]["id"])
-    assert is_ciphertext(sealed.document["device"]["ip"])
-    assert sealed.document["viewer"]["email"] is None  # nothing to protect
+    assert sealed.document["viewer"] == {"email": None}  # nothing to protect in a null
+    assert sealed.document["device"] == {}
+    assert sealed.document[ENVELOPE_KEY]["fields"] == ["viewer.id", "device.ip"]
+    assert b"v-9" not in orjson.dumps(sealed.document)
     assert event["viewer"]["id"] == "v-9"  # the input is not modified
     assert sealed.key_version == ACME.primary_version
     assert set(sealed.blind_indexes) == {"viewer.id", "device.ip"}
@@ -97,7 +225,7 @@ def test_document_encryption_protects_configured_paths_and_indexes_the_searchabl
     # only the listed paths get an index; the others are sealed all the same
     only_ip = ACME.encrypt_document(event, protected, indexed=["device.ip", "geo.x"])
     assert only_ip.blind_indexes == {"device.ip": ACME.blind_index("device.ip", "1.2.3.4")}
-    assert is_ciphertext(only_ip.document["viewer"]["id"])
+    assert ACME.sealed_paths(only_ip.document) == ["viewer.id", "device.ip"]
     assert ACME.encrypt_document(event, protected).blind_indexes == {}
 
 
@@ -140,9 +268,10 @@ def test_document_encryption_of_any_field_list_round_trips_and_leaves_the_input_
         path: ACME.blind_index(path, value) for path, value in protected.items() if path in indexed
     }
     assert sealed.key_version == (ACME.primary_version if protected else None)
-    for path in protected:  # a path below another protected one is sealed inside it
-        if not any(parent in protected for parent in _parents(path)):
-            assert is_ciphertext(_leaf(sealed.document, path))
+    # a path below another protected one is sealed inside it
+    outermost = [p for p in protected if not any(a in protected for a in _parents(p))]
+    assert sorted(ACME.sealed_paths(sealed.document)) == sorted(outermost)
+    assert all(_leaf(sealed.document, path) is None for path in outermost)
     opened = ACME.decrypt_document(sealed.document, "record-1")
     assert opened.errors == []
     assert opened.document == before
@@ -153,25 +282,6 @@ def _parents(path: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
-def test_ciphertext_moved_to_another_record_is_refused() -> None:
-    token = ACME.encrypt("viewer.id", "alice", "event-1")
-    assert ACME.decrypt("viewer.id", token, "event-1") == "alice"
-    with pytest.raises(CiphertextError, match="authentication failed"):
-        ACME.decrypt("viewer.id", token, "event-2")
-
-
-def test_document_decryption_reports_a_swapped_field_and_nulls_it() -> None:
-    sealed = ACME.encrypt_document(
-        {"viewer": {"id": "a", "email": "b"}}, ["viewer.id", "viewer.email"]
-    )
-    doc = sealed.document
-    doc["viewer"]["id"], doc["viewer"]["email"] = doc["viewer"]["email"], doc["viewer"]["id"]
-    opened = ACME.decrypt_document(doc)
-    assert opened.document["viewer"] == {"id": None, "email": None}
-    assert sorted(e.field_path for e in opened.errors) == ["viewer.email", "viewer.id"]
-    assert all("b" not in str(e) for e in opened.errors)  # the message names no data
-
-
 def test_keyring_file_reloads_after_rotation_and_keeps_last_good_on_garbage(
     tmp_path: Path,
 ) -> None:
@@ -179,10 +289,10 @@ def test_keyring_file_reloads_after_rotation_and_keeps_last_good_on_garbage(
     ring = KeyRing.generate("acme")
     write_keyring(secret_dir / SECRET_DATA_KEY, ring)
     source = KeyRingFile(secret_dir, tenant="acme", poll_interval=0)
-    token = source.cipher().encrypt("viewer.id", "x")
+    sealed = _sealed_viewer_event(source.cipher())
     write_keyring(secret_dir / SECRET_DATA_KEY, ring.rotate())
     assert source.cipher().primary_version == 2
-    assert source.cipher().decrypt("viewer.id", token) == "x"
+    assert source.cipher().decrypt_document(sealed, "e1").document == _viewer_event()
     assert source.reloads == 1
     (secret_dir / SECRET_DATA_KEY).write_text("{half a file")
     os.utime(secret_dir / SECRET_DATA_KEY, (time.time() + 5, time.time() + 5))
