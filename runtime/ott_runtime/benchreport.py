@@ -10,6 +10,7 @@ import ctypes
 import json
 import os
 import platform
+import random
 import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -32,6 +33,19 @@ def percentile(values: Sequence[float], pct: float) -> float:
     ordered = sorted(values)
     rank = max(1, round(pct / 100 * len(ordered)))
     return ordered[min(rank, len(ordered)) - 1]
+
+
+def median_interval(
+    values: Sequence[float], confidence: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """A bootstrap percentile interval for the median of ``values``: how far the reported
+    median could be from the one a longer run would give, given the spread between rounds."""
+    if not values:
+        raise ValueError("interval of an empty sample")
+    draw = random.Random(seed).choices
+    medians = sorted(statistics.median(draw(values, k=len(values))) for _ in range(resamples))
+    tail = (1 - confidence) / 2 * 100
+    return percentile(medians, tail), percentile(medians, 100 - tail)
 
 
 def process_cpu_clock(pid: int) -> Callable[[], float]:

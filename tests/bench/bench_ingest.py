@@ -27,7 +27,7 @@ import httpx
 import orjson
 import yaml
 
-from ott_runtime.benchreport import BenchReport, percentile, process_cpu_clock
+from ott_runtime.benchreport import BenchReport, median_interval, percentile, process_cpu_clock
 from ott_runtime.demo.generator import EventGenerator
 from ott_runtime.storage.pgcluster import free_port, throwaway_postgres
 
@@ -37,7 +37,7 @@ QUICK = os.environ.get("OTTC_BENCH_QUICK") == "1"
 BATCH = 100
 # many short rounds: a neighbour's burst or a checkpoint spoils one round, and the ratio is
 # the median over rounds
-ROUNDS = 6 if QUICK else 20
+ROUNDS = 6 if QUICK else 40
 BATCHES_PER_ROUND = 8 if QUICK else 15
 CONCURRENCY = 4
 WARMUP_BATCHES = 10
@@ -225,6 +225,7 @@ def main() -> None:
             "events/s",
             "events/cpu-s",
             "cpu vs baseline",
+            "95% interval",
             "p50 ms",
             "p95 ms",
             "p99 ms",
@@ -248,12 +249,14 @@ def main() -> None:
                 for case, sample in samples.items():
                     rate = sample.events / sample.seconds if sample.seconds else 0.0
                     cost = sample.server_cpu / sample.events
-                    paired = zip(sample.round_costs, baseline, strict=True)
+                    ratios = [c / b for c, b in zip(sample.round_costs, baseline, strict=True)]
+                    low, high = median_interval(ratios)
                     report.add(
                         database=database, case=case, **{
                             "events/s": rate,
                             "events/cpu-s": 1 / cost,
-                            "cpu vs baseline": statistics.median(c / b for c, b in paired),
+                            "cpu vs baseline": statistics.median(ratios),
+                            "95% interval": f"{low:.3f}-{high:.3f}",
                             "p50 ms": percentile(sample.latencies, 50) * 1000,
                             "p95 ms": percentile(sample.latencies, 95) * 1000,
                             "p99 ms": percentile(sample.latencies, 99) * 1000,
@@ -265,7 +268,8 @@ def main() -> None:
     report.note("events/cpu-s: events per CPU-second of the runtime process (one core's capacity)")
     report.note(
         "cpu vs baseline: CPU per event relative to plain, 1 tenant, in the same round on the "
-        f"same server; the median over {ROUNDS} rounds of {BATCHES_PER_ROUND} batches a case"
+        f"same server; the median over {ROUNDS} rounds of {BATCHES_PER_ROUND} batches a case; "
+        "95% interval: a bootstrap interval of that median over the rounds"
     )
     report.note(
         f"encrypted: {len(PROTECTED)} fields sealed, {', '.join(SEARCHABLE)} searchable (as in "

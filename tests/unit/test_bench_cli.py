@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import random
+import statistics
 import textwrap
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from ott_runtime.benchreport import BenchReport, percentile
+from ott_runtime.benchreport import BenchReport, median_interval, percentile
 from ott_runtime.cli import cli
 
 GOOD_BENCH = textwrap.dedent(
@@ -74,3 +76,17 @@ def test_percentile_nearest_rank() -> None:
     assert percentile(sample, 100) == 100.0
     with pytest.raises(ValueError, match="empty"):
         percentile([], 50)
+
+
+def test_median_interval_holds_the_median_and_narrows_with_more_rounds() -> None:
+    spread = random.Random(7)
+    few = [1.08 + spread.gauss(0, 0.1) for _ in range(10)]
+    many = [1.08 + spread.gauss(0, 0.1) for _ in range(400)]
+    low, high = median_interval(few)
+    assert low <= statistics.median(few) <= high
+    many_low, many_high = median_interval(many)
+    assert many_low <= 1.08 <= many_high
+    assert many_high - many_low < (high - low) / 2
+    assert median_interval([1.0, 1.0, 1.0]) == (1.0, 1.0)
+    with pytest.raises(ValueError, match="empty"):
+        median_interval([])

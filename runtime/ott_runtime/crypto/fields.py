@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from binascii import b2a_base64
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,9 +31,9 @@ from ott_runtime.crypto.formats import (
     LEGACY_FORMAT,
     LEGACY_PREFIX,
     NONCE_BYTES,
+    URLSAFE,
     CiphertextError,
     decode,
-    encode,
     envelope_aad_prefix,
     envelope_parts,
     is_legacy_ciphertext,
@@ -101,7 +102,7 @@ class FieldCipher:
         return self.keyring.primary_version
 
     def blind_index(self, field_path: str, value: Any) -> bytes:
-        return self._field(field_path).index(orjson.dumps(value))
+        return self._field(field_path).index(value)
 
     def encrypt_document(
         self,
@@ -146,7 +147,7 @@ class FieldCipher:
                     if value is None:
                         continue
                     if index:
-                        indexes[state.path] = state.index(orjson.dumps(value))
+                        indexes[state.path] = state.index(value)
                     if seal:
                         paths.append(state.path)
                         values.append(value)
@@ -164,7 +165,8 @@ class FieldCipher:
                 aad = prefixes[present] = envelope_aad_prefix(self._tenant_bytes, header, paths)
             nonce = nonces[position * NONCE_BYTES : (position + 1) * NONCE_BYTES]
             sealed = aead.encrypt(nonce, orjson.dumps(values), aad + record.encode())
-            copy[ENVELOPE_KEY] = {"fields": paths, "ciphertext": encode(header + nonce + sealed)}
+            token = b2a_base64(header + nonce + sealed, newline=False).translate(URLSAFE)
+            copy[ENVELOPE_KEY] = {"fields": paths, "ciphertext": token.decode("ascii")}
             results.append(EncryptedDocument(copy, primary, indexes))
         return results
 
@@ -314,21 +316,24 @@ class _FieldState:
     parents: tuple[str, ...]
     leaf: str
     index_mac: hmac.HMAC  # keyed with the index key, label \0 tenant \0 path \0 absorbed
-    # serialised value -> its blind index, for values seen lately (bounded: emptied when
-    # full). The values are plaintext, as the batch being encrypted is, in this process.
-    recent: dict[bytes, bytes] = field(default_factory=dict)
+    # recent values -> their blind index (bounded: emptied when full), keyed by the string
+    # itself or by the serialised value for other types (str and bytes never compare
+    # equal, and True == 1 must not share a digest). The values are plaintext, as the
+    # batch being encrypted is, in this process.
+    recent: dict[str | bytes, bytes] = field(default_factory=dict)
 
-    def index(self, plain: bytes) -> bytes:
-        """HMAC(index key, label \0 tenant \0 path \0 plain), truncated, remembered for
-        recent values; the keyed state of the prefix is computed once per path and copied."""
-        digest = self.recent.get(plain)
+    def index(self, value: Any) -> bytes:
+        """HMAC(index key, label \0 tenant \0 path \0 JSON of value), truncated, remembered
+        for recent values; the keyed state of the prefix is computed once per path."""
+        key: str | bytes = value if type(value) is str else orjson.dumps(value)
+        digest = self.recent.get(key)
         if digest is None:
             mac = self.index_mac.copy()
-            mac.update(plain)
+            mac.update(key if isinstance(key, bytes) else orjson.dumps(key))
             digest = mac.digest()[:BLIND_INDEX_BYTES]
             if len(self.recent) >= RECENT_DIGESTS:
                 self.recent.clear()
-            self.recent[plain] = digest
+            self.recent[key] = digest
         return digest
 
 

@@ -58,10 +58,6 @@ def is_legacy_ciphertext(value: object) -> bool:
     return isinstance(value, str) and value.startswith(LEGACY_PREFIX)
 
 
-def encode(raw: bytes) -> str:
-    return binascii.b2a_base64(raw, newline=False).translate(URLSAFE).decode("ascii")
-
-
 def envelope_aad_prefix(tenant: bytes, header: bytes, paths: Sequence[str]) -> bytes:
     """The associated data up to the event id, which comes last (so the sealing side can
     reuse the prefix for every event with the same fields present)."""

@@ -328,3 +328,13 @@ def test_recent_blind_indexes_are_bounded_and_equal_to_fresh_ones() -> None:
             )
             assert sealed.blind_indexes["viewer.id"] == fresh.blind_index("viewer.id", value)
     assert len(cipher._field("viewer.id").recent) <= RECENT_DIGESTS
+
+
+def test_remembered_blind_indexes_keep_values_of_different_types_apart() -> None:
+    cipher = FieldCipher(KeyRing.generate("acme"))
+    values: list[Any] = [True, 1, "1", 1.5, "true", None, [1], {"a": 1}]
+    first = [cipher.blind_index("viewer.id", v) for v in values]  # remembered
+    again = [cipher.blind_index("viewer.id", v) for v in values]  # read back
+    fresh = [FieldCipher(cipher.keyring).blind_index("viewer.id", v) for v in values]
+    assert first == again == fresh
+    assert len(set(first)) == len(values)
