@@ -6,14 +6,12 @@ from __future__ import annotations
 import base64
 import copy
 import os
-import struct
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pytest
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +19,12 @@ from ott_runtime.crypto import ENVELOPE_KEY, CiphertextError, FieldCipher, KeyRi
 from ott_runtime.crypto.fields import RECENT_DIGESTS, DecryptedDocument
 from ott_runtime.crypto.sources import write_keyring
 from ott_runtime.domain.keyring import SECRET_DATA_KEY, KeyRing
+from ott_runtime.ingest.batch import validate_batch
+from ott_runtime.ingest.errors import IngestError
+from ott_runtime.ingest.schemas import event_validators
+
+if TYPE_CHECKING:
+    from tests.unit.runtime.conftest import Format1Token
 
 ACME = FieldCipher(KeyRing.generate("acme"))
 VIEWER_FIELDS = ["viewer.id", "viewer.email", "device.ip"]
@@ -147,7 +151,15 @@ def test_an_event_without_protected_values_is_left_as_it_is() -> None:
 
 
 def test_an_event_cannot_bring_its_own_envelope() -> None:
-    with pytest.raises(ValueError, match="cannot carry its own"):
+    event = {
+        "specVersion": "1", "id": "e1", "type": "ad.impression", "time": "2026-11-26T20:15:00Z",
+        "content": {"id": "c"}, "ad": {"id": "a", "durationSeconds": 30},
+        ENVELOPE_KEY: {"fields": ["viewer.id"], "ciphertext": "AAAA"},
+    }  # fmt: skip
+    with pytest.raises(IngestError) as refused:  # the schemas refuse it at the door
+        validate_batch([event], event_validators())
+    assert [(p.index, p.field) for p in refused.value.problems] == [(0, ENVELOPE_KEY)]
+    with pytest.raises(ValueError, match="cannot carry its own"):  # and so does sealing
         ACME.encrypt_document({**_viewer_event(), ENVELOPE_KEY: {}}, VIEWER_FIELDS, "e1")
 
 
@@ -167,23 +179,14 @@ def test_key_version_travels_inside_the_envelope_and_old_keys_still_decrypt() ->
     assert rotated.key_version_of(_viewer_event()) is None
 
 
-def _legacy_token(ring: KeyRing, path: str, value: Any, record: str) -> str:
-    """A format-1 value, built from the documented layout rather than the code under test."""
-    header = struct.pack(">BI", 1, ring.primary_version)
-    nonce = os.urandom(12)
-    aad = b"\x00".join(
-        (b"ott-compliance/field/v1", ring.tenant.encode(), path.encode(), record.encode(), header)
-    )
-    sealed = AESGCM(ring.primary.material).encrypt(nonce, orjson.dumps(value), aad)
-    return "ottc:enc:v1:" + base64.urlsafe_b64encode(header + nonce + sealed).decode()
-
-
-def test_format_1_rows_still_decrypt_are_checked_and_rewrap_to_envelopes() -> None:
+def test_format_1_rows_still_decrypt_are_checked_and_rewrap_to_envelopes(
+    format1_token: Format1Token,
+) -> None:
     ring = ACME.keyring
     legacy = {
         "id": "e1",
-        "viewer": {"id": _legacy_token(ring, "viewer.id", "v-9", "e1"), "age": 9},
-        "device": {"ip": _legacy_token(ring, "device.ip", "10.0.0.1", "e1")},
+        "viewer": {"id": format1_token(ring, "viewer.id", "v-9", "e1"), "age": 9},
+        "device": {"ip": format1_token(ring, "device.ip", "10.0.0.1", "e1")},
     }
     plain = {"id": "e1", "viewer": {"id": "v-9", "age": 9}, "device": {"ip": "10.0.0.1"}}
     assert ACME.decrypt_document(legacy, "e1").document == plain

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import yaml
@@ -18,6 +19,9 @@ from ott_runtime.ingest.service import RuntimeService
 from ott_runtime.standalone import standalone_config
 from ott_runtime.storage import EventQuery, TenantScope
 from ott_runtime.storage.rewrap import pending_rewrap, rewrap_tenant
+
+if TYPE_CHECKING:
+    from tests.unit.runtime.conftest import Format1Token
 
 TENANT = {
     "apiVersion": "compliance.ott.dev/v1alpha1",
@@ -108,6 +112,42 @@ async def test_rewrap_is_resumable_and_leaves_tampered_rows_alone(tmp_path: Path
                 assert opened.errors == []
                 assert opened.document["viewer"]["id"] == f"viewer-{event_id[1:]}"
                 assert cipher.key_version_of(row.payload) == 2
+    finally:
+        await service.stop()
+
+
+async def test_rows_written_in_format_1_become_envelopes_after_rotate_and_rewrap(
+    tmp_path: Path, format1_token: Format1Token
+) -> None:
+    service, _ = await _service_with_events(tmp_path, 3)
+    source = service.keys.source("acme")
+    try:
+        ring = source.keyring
+        legacy = {  # e1 as a version before envelopes stored it
+            "specVersion": "1", "id": "e1", "type": "ad.impression",
+            "time": "2026-11-26T10:00:00Z", "ad": {"durationSeconds": 10},
+            "viewer": {
+                "id": format1_token(ring, "viewer.id", "viewer-1", "e1"),
+                "email": format1_token(ring, "viewer.email", "v1@example.com", "e1"),
+            },
+        }  # fmt: skip
+        async with service.database.engine.begin() as connection:
+            await connection.execute(
+                text("UPDATE events SET payload=:p WHERE event_id='e1'"), {"p": json.dumps(legacy)}
+            )
+        write_keyring(source.path, ring.rotate())
+        cipher = service.keys.cipher("acme")
+        done = await rewrap_tenant(service.store, ACME, cipher)
+        assert (done.rewrapped, done.failed) == (3, [])
+        async with service.store.read(ACME) as data:
+            row = await data.events.get("e1")
+        assert row is not None
+        assert row.key_version == 2
+        assert row.payload[ENVELOPE_KEY]["fields"] == ["viewer.id", "viewer.email"]
+        assert "viewer-1" not in json.dumps(row.payload)
+        opened = cipher.decrypt_document(row.payload, "e1")
+        assert opened.errors == []
+        assert opened.document["viewer"] == {"id": "viewer-1", "email": "v1@example.com"}
     finally:
         await service.stop()
 
