@@ -16,7 +16,8 @@ region rollup, SQL) sees a protected field as absent, never as ciphertext.
 **Format 1 (read, never written): one ciphertext per field.** The value itself is
 ``ottc:enc:v1:<base64url(format | key version | nonce | ciphertext+tag)>``, its associated
 data the tenant, field path, event id and header. Rows written before format 2 still
-decrypt, and ``ottc keys rewrap`` rewrites them as format 2.
+decrypt; after a key rotation, ``ottc keys rewrap`` rewrites them as format 2 (it rewrites
+every row not under the primary key).
 
 Event schemas forbid unknown top-level fields, so a client cannot send ``ottc:sealed``.
 """
