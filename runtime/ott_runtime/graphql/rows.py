@@ -93,7 +93,7 @@ class GraphRows(ScopedRepository):
         return list(await self._session.scalars(statement))
 
     def _hour(self, column: Any) -> ColumnElement[str]:
-        if self._session.get_bind().dialect.name == "postgresql":
+        if self._is_postgresql:
             return func.to_char(column, 'YYYY-MM-DD"T"HH24:00:00"Z"')
         return func.strftime("%Y-%m-%dT%H:00:00Z", column)
 

@@ -27,7 +27,7 @@ _POSTGRES_FORMATS = {
 
 class ReportRepository(ScopedRepository):
     def _bucket(self, column: Any, bucket: Bucket) -> ColumnElement[str]:
-        if self._session.get_bind().dialect.name == "postgresql":
+        if self._is_postgresql:
             return func.to_char(column, _POSTGRES_FORMATS[bucket])
         return func.strftime(_SQLITE_FORMATS[bucket], column)
 

@@ -112,7 +112,7 @@ class EventRepository(ScopedRepository):
             statement = statement.where(EventRow.seq > query.after_seq)
         if query.blind_index is not None:
             _, digest = query.blind_index  # the digest binds the path
-            postgres = self._session.get_bind().dialect.name == "postgresql"
+            postgres = self._is_postgresql
             if postgres:
                 # from a prepared statement's sixth run on, PostgreSQL may plan it once for
                 # any digest and bucket: that generic plan made lookups ~5x slower

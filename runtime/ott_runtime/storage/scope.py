@@ -56,6 +56,11 @@ class ScopedRepository:
     def tenant_id(self) -> str:
         return self._scope.tenant_id
 
+    @property
+    def _is_postgresql(self) -> bool:
+        """Whether the session's database is PostgreSQL (else SQLite), for SQL that differs."""
+        return self._session.get_bind().dialect.name == "postgresql"
+
     def _where_tenant(self, statement: Statement, *tables: Any) -> Statement:
         """Adds ``tenant_id = <scope>`` for each table the statement touches."""
         if not tables:
