@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import os
 from binascii import b2a_base64
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -226,21 +226,32 @@ class FieldCipher:
         return DecryptedDocument(copy, errors)
 
     def _open_envelope(self, paths: list[str], token: str, record: str) -> list[Any]:
-        try:
-            sealed = decode(token, ENVELOPE_FORMAT)
-        except ValueError as error:
-            raise CiphertextError(self.tenant, ENVELOPE_KEY, str(error)) from None
-        aead = self._aeads.get(sealed.key_version)
-        if aead is None:
-            raise CiphertextError(self.tenant, ENVELOPE_KEY, f"no key version {sealed.key_version}")
-        aad = envelope_aad_prefix(self._tenant_bytes, sealed.header, paths) + record.encode()
-        try:
-            values = orjson.loads(aead.decrypt(sealed.nonce, sealed.ciphertext, aad))
-        except InvalidTag:
-            raise CiphertextError(self.tenant, ENVELOPE_KEY, _TAMPERED) from None
+        values = self._open(
+            ENVELOPE_KEY,
+            token,
+            ENVELOPE_FORMAT,
+            lambda header: envelope_aad_prefix(self._tenant_bytes, header, paths) + record.encode(),
+        )
         if not isinstance(values, list) or len(values) != len(paths):
             raise CiphertextError(self.tenant, ENVELOPE_KEY, "malformed envelope")
         return values
+
+    def _open(self, field_path: str, token: str, fmt: int, aad_of: Callable[[bytes], bytes]) -> Any:
+        """Decodes ``token`` (format ``fmt``), verifies it under the key its header names and
+        the associated data ``aad_of(header)``, and returns the JSON value inside; every
+        failure is a :class:`CiphertextError` naming ``field_path``."""
+        try:
+            sealed = decode(token, fmt)
+        except ValueError as error:
+            raise CiphertextError(self.tenant, field_path, str(error)) from None
+        aead = self._aeads.get(sealed.key_version)
+        if aead is None:
+            raise CiphertextError(self.tenant, field_path, f"no key version {sealed.key_version}")
+        try:
+            plain = aead.decrypt(sealed.nonce, sealed.ciphertext, aad_of(sealed.header))
+        except InvalidTag:
+            raise CiphertextError(self.tenant, field_path, _TAMPERED) from None
+        return orjson.loads(plain)
 
     def _decrypt_legacy(self, document: dict[str, Any], record: str) -> DecryptedDocument:
         """Format 1: each protected value is its own ciphertext."""
@@ -255,18 +266,12 @@ class FieldCipher:
         return DecryptedDocument(copy, errors)
 
     def _decrypt_field(self, field_path: str, token: str, record: str) -> Any:
-        try:
-            sealed = decode(token[len(LEGACY_PREFIX) :], LEGACY_FORMAT)
-        except ValueError as error:
-            raise CiphertextError(self.tenant, field_path, str(error)) from None
-        aead = self._aeads.get(sealed.key_version)
-        if aead is None:
-            raise CiphertextError(self.tenant, field_path, f"no key version {sealed.key_version}")
-        aad = legacy_aad(self.tenant, field_path, record, sealed.header)
-        try:
-            return orjson.loads(aead.decrypt(sealed.nonce, sealed.ciphertext, aad))
-        except InvalidTag:
-            raise CiphertextError(self.tenant, field_path, _TAMPERED) from None
+        return self._open(
+            field_path,
+            token[len(LEGACY_PREFIX) :],
+            LEGACY_FORMAT,
+            lambda header: legacy_aad(self.tenant, field_path, record, header),
+        )
 
     def sealed_paths(self, document: Mapping[str, Any]) -> list[str]:
         """The paths of the fields ``document`` holds sealed (read from its envelope, or
