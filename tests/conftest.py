@@ -3,7 +3,7 @@
 - `control_plane`: one real control plane per session (etcd, kube-apiserver,
   kube-controller-manager on 127.0.0.1, see ott_runtime.devcluster). With
   `OTTC_E2E_KUBECONFIG` set, the tests use that cluster instead (kind in CI).
-- `thirdparty_crds`: the CRDs in shared/thirdparty-crds, applied and Established.
+- `thirdparty_crds`: the CRDs in tests/fixtures/thirdparty-crds, applied and Established.
 - `compliance_crds`: the repo's crds/*.yaml, applied and Established.
 
 Every test under tests/e2e gets the `e2e` marker, so `-m "not e2e"` skips them.
@@ -29,15 +29,14 @@ E2E_DIR = Path(__file__).resolve().parent / "e2e"
 EXTERNAL_KUBECONFIG_ENV = "OTTC_E2E_KUBECONFIG"
 
 
-def shared_material_dir() -> Path:
-    """The read-only shared material (CI puts a copy of shared/ beside the clone)."""
-    return Path(os.environ.get("OTTC_SHARED_DIR") or REPO_ROOT.parent / "shared")
+# Upstream CRDs, unmodified (SOURCES.md there names each origin and its licence).
+THIRDPARTY_CRDS_DIR = REPO_ROOT / "tests" / "fixtures" / "thirdparty-crds"
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """The read-only shared/ folder (thirdparty-crds, data); OTTC_SHARED_DIR overrides."""
-    return shared_material_dir()
+def thirdparty_crds_dir() -> Path:
+    """The folder of third-party CRD manifests, inside the checkout."""
+    return THIRDPARTY_CRDS_DIR
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -89,11 +88,11 @@ def control_plane() -> Iterator[ClusterAccess]:
 
 
 @pytest.fixture(scope="session")
-def thirdparty_crds(control_plane: ClusterAccess, shared_dir: Path) -> list[str]:
+def thirdparty_crds(control_plane: ClusterAccess, thirdparty_crds_dir: Path) -> list[str]:
     """Names of the third-party CRDs (Kong, Gateway API, Istio, Argo, ...), all Established."""
-    manifests = sorted((shared_dir / "thirdparty-crds").glob("*.yaml"))
+    manifests = sorted(thirdparty_crds_dir.glob("*.yaml"))
     if not manifests:
-        pytest.fail(f"no third-party CRDs in {shared_dir / 'thirdparty-crds'}")
+        pytest.fail(f"no third-party CRDs in {thirdparty_crds_dir}")
     return control_plane.apply_crds(*manifests, timeout_s=240)
 
 

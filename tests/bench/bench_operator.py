@@ -30,7 +30,7 @@ from ott_runtime.benchreport import BenchReport, process_cpu_clock
 from ott_runtime.devcluster import ClusterAccess, ControlPlane, find_tools_bin
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("OTTC_SHARED_DIR") or REPO.parent / "shared")
+THIRDPARTY_CRDS = REPO / "tests" / "fixtures" / "thirdparty-crds"
 QUICK = os.environ.get("OTTC_BENCH_QUICK") == "1"
 SIZES = (1, 5) if QUICK else (1, 10, 50)
 TIMEOUT_S = 600.0
@@ -71,7 +71,7 @@ def settled(item: dict[str, Any]) -> bool:
 
 
 def prepare(cluster: ClusterAccess) -> None:
-    cluster.apply_crds(*sorted((SHARED / "thirdparty-crds").glob("*.yaml")), timeout_s=240)
+    cluster.apply_crds(*sorted(THIRDPARTY_CRDS.glob("*.yaml")), timeout_s=240)
     cluster.apply_crds(*sorted((REPO / "crds").glob("*.yaml")))
     for namespace in ("ottc-pool", "ott-compliance-system", "kong"):
         cluster.kubectl("create", "namespace", namespace, check=False)

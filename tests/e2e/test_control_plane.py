@@ -209,10 +209,10 @@ def crd_names_in(manifest: Path) -> set[str]:
 
 
 def test_every_thirdparty_crd_is_established_and_served(
-    control_plane: ClusterAccess, thirdparty_crds: list[str], shared_dir: Path
+    control_plane: ClusterAccess, thirdparty_crds: list[str], thirdparty_crds_dir: Path
 ) -> None:
     expected: set[str] = set()
-    for manifest in sorted((shared_dir / "thirdparty-crds").glob("*.yaml")):
+    for manifest in sorted(thirdparty_crds_dir.glob("*.yaml")):
         names = crd_names_in(manifest)
         assert names, f"{manifest.name} holds no CRD"
         expected |= names

@@ -83,7 +83,7 @@ def test_argocd_application_and_health_config_are_accepted(cluster: ClusterAcces
     applied = dry_run(cluster, docs + applications)
     assert "application.argoproj.io/ott-compliance" in applied
     assert "configmap/argocd-cm" in applied
-    # shared/thirdparty-crds has Argo CD's Application and AppProject CRDs only; the
+    # tests/fixtures/thirdparty-crds has Argo CD's Application and AppProject CRDs only; the
     # ApplicationSet is applied when the cluster serves it (e.g. kind with Argo CD installed).
     served = cluster.kubectl("api-resources", "--api-group=argoproj.io", "-o", "name").stdout
     if "applicationsets.argoproj.io" in served.split():

@@ -15,7 +15,10 @@ import click
     "--nab",
     "nab_dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="A corpus in NAB's layout (data/, labels/combined_windows.json) [shared NAB subset].",
+    help=(
+        "A corpus in NAB's layout (data/, labels/combined_windows.json) "
+        "[env OTTC_NAB_DIR, else the NAB subset installed with the package]."
+    ),
 )
 @click.option("--ott", is_flag=True, help="Run the generated OTT benchmark.")
 @click.option("--category", "categories", multiple=True, help="Only these NAB categories.")
@@ -34,7 +37,7 @@ def eval_command(
 
     \b
     Examples:
-      ottc eval                      # the shared NAB subset
+      ottc eval                      # the bundled NAB subset (29 files)
       ottc eval --nab DIR            # any corpus in NAB's layout
       ottc eval --ott                # the generated OTT benchmark
     """
@@ -46,6 +49,8 @@ def eval_command(
     results: dict[str, Any] = {}
     if nab_dir is not None or not ott:
         corpus = nab_dir or default_nab_dir()
+        if not corpus.is_dir():  # an install without the package data, or a bad OTTC_NAB_DIR
+            raise click.ClickException(f"no NAB corpus at {corpus}: pass --nab DIR")
         try:
             results["nab"] = _run_nab(console, corpus, set(categories) or None)
         except CorpusError as error:
@@ -79,7 +84,7 @@ def _run_nab(console: Any, corpus: Path, categories: set[str] | None) -> dict[st
     for name, anchor in NAB_ANCHORS.items():
         table.add_row(f"{name} (anchor)", *(f"{anchor[p]:.1f}" for p in profiles))
     table.caption = (
-        "anchors: NAB's published detectors on the whole shared 29-file subset; "
+        "anchors: NAB's published detectors on the whole bundled 29-file subset; "
         f"this run: {seconds:.0f} s"
     )
     console.print(table)

@@ -133,7 +133,8 @@ def train(
     \b
     Examples:
       ottc train --tenant demo --synthetic
-      ottc train --tenant demo --nab ../shared/data/nab/data/realKnownCause/nyc_taxi.csv
+      ottc train --tenant demo --nab \\
+        runtime/ott_runtime/models/evaluation/data/nab/data/realKnownCause/nyc_taxi.csv
       ottc train --tenant acme-stream --from-db --config examples/   # after `ottc serve`
     """
     if nab_csv is not None:

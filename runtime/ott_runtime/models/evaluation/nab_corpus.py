@@ -27,16 +27,16 @@ class CorpusError(ValueError):
     """The folder is not a corpus in NAB's layout."""
 
 
-def shared_dir() -> Path:
-    """The read-only shared/ folder beside the checkout (OTTC_SHARED_DIR overrides)."""
-    override = os.environ.get("OTTC_SHARED_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[5] / "shared"
+NAB_DIR_ENV = "OTTC_NAB_DIR"
+BUNDLED_NAB_DIR = Path(__file__).resolve().parent / "data" / "nab"
+"""NAB's 29-file subset (MIT, LICENSE.txt beside it), shipped as package data: the same
+folder in a checkout, an installed wheel and the image."""
 
 
 def default_nab_dir() -> Path:
-    return shared_dir() / "data" / "nab"
+    """The corpus `ottc eval` scores when given no --nab: OTTC_NAB_DIR, else the bundled subset."""
+    override = os.environ.get(NAB_DIR_ENV)
+    return Path(override) if override else BUNDLED_NAB_DIR
 
 
 @dataclass(frozen=True)
