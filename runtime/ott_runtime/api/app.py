@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ott_runtime import __version__
+from ott_runtime.api.admission import AdmissionSettings, install_admission
 from ott_runtime.api.metrics import Metrics
 from ott_runtime.api.problems import install_problem_handlers
 from ott_runtime.api.ratelimit import RateLimiter
@@ -57,7 +58,12 @@ class ObserveRequests:
             self.metrics.latency.labels(route).observe(time.perf_counter() - started)
 
 
-def create_app(service: RuntimeService, *, manage_lifecycle: bool = True) -> FastAPI:
+def create_app(
+    service: RuntimeService,
+    *,
+    manage_lifecycle: bool = True,
+    admission: AdmissionSettings | None = None,
+) -> FastAPI:
     """``manage_lifecycle``: start and stop the service with the app (off when the caller,
     e.g. a test running several apps over one service, does it)."""
 
@@ -87,6 +93,7 @@ def create_app(service: RuntimeService, *, manage_lifecycle: bool = True) -> Fas
         app.include_router(module.router)
     realtime = install_realtime(app, service)  # /v1/stream, /v1/graphql, /dashboard
 
+    install_admission(app, service, admission)  # ingest in flight bounded (env unless given)
     app.add_middleware(ObserveRequests, metrics=metrics)
     instrument_app(app)  # server spans, W3C traceparent honoured; a no-op without OTEL_*
     return app

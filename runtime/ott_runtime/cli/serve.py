@@ -7,6 +7,13 @@ from pathlib import Path
 
 import click
 
+from ott_runtime.api.admission import (
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_MAX_IN_FLIGHT_PER_TENANT,
+    MAX_IN_FLIGHT_ENV,
+    MAX_IN_FLIGHT_PER_TENANT_ENV,
+    AdmissionSettings,
+)
 from ott_runtime.standalone.options import server_options
 
 
@@ -21,6 +28,23 @@ from ott_runtime.standalone.options import server_options
     "DATABASE_URL).",
 )
 @server_options
+@click.option(
+    "--max-in-flight",
+    envvar=MAX_IN_FLIGHT_ENV,
+    type=click.IntRange(min=0),
+    default=DEFAULT_MAX_IN_FLIGHT,
+    show_default=True,
+    help="Ingest batches (POST /v1/events, processEvents) in flight at once; beyond it a "
+    "batch is refused at once with 503 and Retry-After. 0: no limit.",
+)
+@click.option(
+    "--max-in-flight-per-tenant",
+    envvar=MAX_IN_FLIGHT_PER_TENANT_ENV,
+    type=click.IntRange(min=0),
+    default=DEFAULT_MAX_IN_FLIGHT_PER_TENANT,
+    show_default=True,
+    help="The same per tenant, refused with 429. 0: no limit.",
+)
 def serve(
     config_paths: tuple[Path, ...],
     state_dir: Path,
@@ -31,6 +55,8 @@ def serve(
     tls_key: Path | None,
     plans: Path | None,
     log_level: str,
+    max_in_flight: int,
+    max_in_flight_per_tenant: int,
 ) -> None:
     """Serve the REST API: ingest events, read violations, reports, usage and keys."""
     from ott_runtime.standalone.launch import load_service, print_endpoints
@@ -47,8 +73,9 @@ def serve(
         raise click.ClickException(str(error)) from None
     service, api_keys = load_service(config_paths, state_dir, database_url, plans)
     server = build_server(
-        service, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, log_level=log_level
-    )
+        service, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, log_level=log_level,
+        admission=AdmissionSettings(max_in_flight, max_in_flight_per_tenant),
+    )  # fmt: skip
     configure_logging(log_level, log_format)  # lines with trace id and tenant
     print_endpoints(host, port, tls_cert is not None, api_keys if config_paths else {})
     try:

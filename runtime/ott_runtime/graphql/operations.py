@@ -8,6 +8,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.scalars import JSON
 
+from ott_runtime.api.admission import graphql_slot
 from ott_runtime.graphql.context import graph_error
 from ott_runtime.graphql.inputs import (
     Info,
@@ -33,10 +34,12 @@ class Mutation:
     )
     async def process_events(self, info: Info, events: list[JSON]) -> IngestOutcome:
         principal = await info.context.principal()
-        try:
-            result = await info.context.service.pipeline.ingest_body(
-                principal.scope, orjson.dumps({"events": events})
-            )
+        context = info.context
+        try:  # a slot as for POST /v1/events (refused: SERVER_BUSY / TENANT_BUSY)
+            with graphql_slot(context.connection.app, principal.scope.tenant_id, context.response):
+                result = await context.service.pipeline.ingest_body(
+                    principal.scope, orjson.dumps({"events": events})
+                )
         except IngestError as error:
             problems = "; ".join(
                 f"event {p.index}: {p.field}: {p.message}" for p in error.problems[:10]

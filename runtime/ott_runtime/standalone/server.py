@@ -9,6 +9,7 @@ from pathlib import Path
 import uvicorn
 
 from ott_runtime.api import create_app
+from ott_runtime.api.admission import AdmissionSettings
 from ott_runtime.api.tls import server_context
 from ott_runtime.ingest.service import RuntimeService
 
@@ -22,11 +23,12 @@ def build_server(
     tls_key: Path | None = None,
     log_level: str = "info",
     access_log: bool = False,
+    admission: AdmissionSettings | None = None,
 ) -> uvicorn.Server:
     if (tls_cert is None) != (tls_key is None):
         raise ValueError("--tls-cert and --tls-key go together")
     config = uvicorn.Config(
-        create_app(service),
+        create_app(service, admission=admission),
         host=host,
         port=port,
         log_level=log_level,
