@@ -56,7 +56,10 @@ class KillableServer:
         port: int | None = None,
         env: dict[str, str] | None = None,
         ready_timeout_s: float = 120,
+        args: tuple[str, ...] = (),
     ) -> None:
+        """``args``: more `ottc serve` options (a repeated option overrides, e.g.
+        ``("--log-level", "debug")``)."""
         self.config = config
         self.state = state
         self.port = port or free_port()
@@ -65,6 +68,7 @@ class KillableServer:
         self.ready_timeout_s = ready_timeout_s
         self.starts = 0
         self._env = env or {}
+        self._args = args
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -82,6 +86,7 @@ class KillableServer:
         command = [
             str(OTTC), "serve", "--config", str(self.config), "--state-dir", str(self.state),
             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+            *self._args,
         ]  # fmt: skip
         with self.log_path.open("ab") as log:
             log.write(f"--- start {self.starts + 1}\n".encode())

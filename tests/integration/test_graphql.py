@@ -120,14 +120,17 @@ async def test_paging_filters_nested_reads_and_tenant_scoping(deployment: Deploy
 
 
 async def test_authentication_and_clear_errors(deployment: Deployment) -> None:
-    anonymous = await gql(deployment, "{ tenant { id } }", None)
-    assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    # over HTTP a missing or wrong key is a 401 problem, as on REST (api.guards)
+    anonymous = await deployment.client.post("/v1/graphql", json={"query": "{ tenant { id } }"})
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"] == "application/problem+json"
     wrong = await deployment.client.post(
         "/v1/graphql",
         json={"query": "{ tenant { id } }"},
         headers={"X-API-Key": "ottc_wrong_0000000000000000000"},
     )
-    assert wrong.json()["errors"][0]["message"] == "the API key is unknown or revoked"
+    assert wrong.status_code == 401
+    assert wrong.json()["detail"] == "the API key is unknown or revoked"
     fields = "id plan admin riskThreshold encryptedFields searchableFields"
     tenant = await gql(deployment, f"{{ tenant {{ {fields} }} }}")
     assert tenant["data"]["tenant"] == {

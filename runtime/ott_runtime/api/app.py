@@ -11,6 +11,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ott_runtime import __version__
 from ott_runtime.api.admission import AdmissionSettings, install_admission
+from ott_runtime.api.guards import RequestGuard
+from ott_runtime.api.limits import HttpLimits
 from ott_runtime.api.metrics import Metrics
 from ott_runtime.api.problems import install_problem_handlers
 from ott_runtime.api.ratelimit import RateLimiter
@@ -63,9 +65,11 @@ def create_app(
     *,
     manage_lifecycle: bool = True,
     admission: AdmissionSettings | None = None,
+    limits: HttpLimits | None = None,
 ) -> FastAPI:
     """``manage_lifecycle``: start and stop the service with the app (off when the caller,
-    e.g. a test running several apps over one service, does it)."""
+    e.g. a test running several apps over one service, does it). ``limits``: the body
+    timeout (the server enforces the others; body sizes are per route)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -94,6 +98,8 @@ def create_app(
     realtime = install_realtime(app, service)  # /v1/stream, /v1/graphql, /dashboard
 
     install_admission(app, service, admission)  # ingest in flight bounded (env unless given)
+    # inside the metrics and tracing: refused requests are counted and traced too
+    app.add_middleware(RequestGuard, service=service, limits=limits or HttpLimits())
     app.add_middleware(ObserveRequests, metrics=metrics)
     instrument_app(app)  # server spans, W3C traceparent honoured; a no-op without OTEL_*
     return app

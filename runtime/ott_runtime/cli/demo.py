@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from ott_runtime.api.limits import HttpLimits
 from ott_runtime.domain.durations import parse_duration
 from ott_runtime.standalone.options import default_state_dir, server_options
 
@@ -88,6 +89,7 @@ def demo(
     tls_key: Path | None,
     plans: Path | None,
     log_level: str,
+    http_limits: HttpLimits,
 ) -> None:
     """Run the runtime with the example tenants and feed it realistic OTT events.
 
@@ -113,8 +115,9 @@ def demo(
         state_dir = state_dir / "demo"  # keep demo data apart from `ottc serve`'s
     service, api_keys = load_service(config_paths, state_dir, database_url, plans)
     server = build_server(
-        service, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, log_level="warning"
-    )
+        service, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, log_level="warning",
+        limits=http_limits,
+    )  # fmt: skip
     print_endpoints(host, port, tls_cert is not None, api_keys)
     scheme = "https" if tls_cert else "http"
     console = Console(stderr=True)

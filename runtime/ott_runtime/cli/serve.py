@@ -14,6 +14,8 @@ from ott_runtime.api.admission import (
     MAX_IN_FLIGHT_PER_TENANT_ENV,
     AdmissionSettings,
 )
+from ott_runtime.api.limits import HttpLimits
+from ott_runtime.standalone.metrics_options import metrics_options
 from ott_runtime.standalone.options import server_options
 
 
@@ -27,7 +29,15 @@ from ott_runtime.standalone.options import server_options
     "Without it the in-cluster configuration is read (OTTC_CONFIG_DIR, OTTC_KEYS_DIR, "
     "DATABASE_URL).",
 )
+@click.option(
+    "--access-log/--no-access-log",
+    envvar="OTTC_ACCESS_LOG",
+    default=False,
+    show_default=True,
+    help="A log line per request (method, path without its query string, status).",
+)
 @server_options
+@metrics_options
 @click.option(
     "--max-in-flight",
     envvar=MAX_IN_FLIGHT_ENV,
@@ -57,6 +67,8 @@ def serve(
     log_level: str,
     max_in_flight: int,
     max_in_flight_per_tenant: int,
+    access_log: bool,
+    http_limits: HttpLimits,
 ) -> None:
     """Serve the REST API: ingest events, read violations, reports, usage and keys."""
     from ott_runtime.standalone.launch import load_service, print_endpoints
@@ -75,8 +87,10 @@ def serve(
     server = build_server(
         service, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, log_level=log_level,
         admission=AdmissionSettings(max_in_flight, max_in_flight_per_tenant),
+        access_log=access_log, limits=http_limits,
     )  # fmt: skip
-    configure_logging(log_level, log_format)  # lines with trace id and tenant
+    # lines with trace id and tenant
+    configure_logging(log_level, log_format, access_log=access_log)
     print_endpoints(host, port, tls_cert is not None, api_keys if config_paths else {})
     try:
         run_until_signalled(server)

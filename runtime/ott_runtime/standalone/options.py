@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
+
+from ott_runtime.api.limits import HttpLimits
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,7 +54,64 @@ def server_options(function: F) -> F:
             help="Plan price list (YAML); default: the packaged one.",
         ),
         click.option("--log-level", default="info", show_default=True),
+        *_http_limit_options(),
     ]
+
+    # the command gets the HTTP limit flags as one ``http_limits`` (HttpLimits)
+    @functools.wraps(function)
+    def command(
+        *args: Any,
+        max_header_bytes: int,
+        header_timeout: float,
+        body_timeout: float,
+        keep_alive_timeout: int,
+        **kwargs: Any,
+    ) -> Any:
+        limits = HttpLimits(max_header_bytes, header_timeout, body_timeout, keep_alive_timeout)
+        return function(*args, http_limits=limits, **kwargs)
+
+    wrapped = cast(F, command)
     for decorator in reversed(decorators):
-        function = decorator(function)
-    return function
+        wrapped = decorator(wrapped)
+    return wrapped
+
+
+def _http_limit_options() -> list[Callable[[F], F]]:
+    default = HttpLimits()
+    seconds = click.FloatRange(min=0, min_open=True)
+    return [
+        click.option(
+            "--max-header-bytes",
+            envvar="OTTC_MAX_HEADER_BYTES",
+            type=click.IntRange(min=1),
+            default=default.max_header_bytes,
+            show_default=True,
+            help="Request line and headers at most this long; beyond it a 431.",
+        ),
+        click.option(
+            "--header-timeout",
+            envvar="OTTC_HEADER_TIMEOUT",
+            type=seconds,
+            default=default.header_timeout,
+            show_default=True,
+            help="Seconds a client has to send a request's headers (from the connection's or "
+            "the request's first byte); then a 408 and the connection is closed.",
+        ),
+        click.option(
+            "--body-timeout",
+            envvar="OTTC_BODY_TIMEOUT",
+            type=seconds,
+            default=default.body_timeout,
+            show_default=True,
+            help="Seconds a client has to send a request's body after its headers; then a "
+            "408 and the connection is closed.",
+        ),
+        click.option(
+            "--keep-alive-timeout",
+            envvar="OTTC_KEEP_ALIVE_TIMEOUT",
+            type=click.IntRange(min=1),
+            default=default.keep_alive_timeout,
+            show_default=True,
+            help="Seconds an idle keep-alive connection stays open between requests.",
+        ),
+    ]

@@ -10,8 +10,10 @@ import uvicorn
 
 from ott_runtime.api import create_app
 from ott_runtime.api.admission import AdmissionSettings
+from ott_runtime.api.limits import HttpLimits
 from ott_runtime.api.tls import server_context
 from ott_runtime.ingest.service import RuntimeService
+from ott_runtime.standalone.protocol import protocol_with_limits
 
 
 def build_server(
@@ -24,16 +26,22 @@ def build_server(
     log_level: str = "info",
     access_log: bool = False,
     admission: AdmissionSettings | None = None,
+    limits: HttpLimits | None = None,
 ) -> uvicorn.Server:
+    """``access_log``: uvicorn's line per request, without its query string (see
+    :func:`ott_runtime.telemetry.logs.configure_logging`)."""
     if (tls_cert is None) != (tls_key is None):
         raise ValueError("--tls-cert and --tls-key go together")
+    limits = limits or HttpLimits()
     config = uvicorn.Config(
-        create_app(service, admission=admission),
+        create_app(service, admission=admission, limits=limits),
         host=host,
         port=port,
         log_level=log_level,
         access_log=access_log,
-        http="httptools",
+        # httptools with a header size limit and header and body timeouts
+        http=protocol_with_limits(limits),
+        timeout_keep_alive=limits.keep_alive_timeout,
         lifespan="on",
         proxy_headers=True,
         # the live stream sends one frame to many clients: with permessage-deflate each

@@ -4,7 +4,9 @@ Each line is one JSON object: time, level, logger, message, and, when known, ``t
 and ``span_id`` (of the current OpenTelemetry span, to jump from a log line to its trace
 in Jaeger) and ``tenant`` (bound with :func:`bound_tenant` around a tenant's work).
 Messages are written by the project's code, which never logs key material, API keys or
-event payloads; a test scans the logs of a full run for them.
+event payloads; a test scans the logs of a full run for them. uvicorn's lines quote the
+request path: the query string (a searchable field's value, a key put in the URL) is
+cut off, and its access log stays off unless asked for.
 """
 
 from __future__ import annotations
@@ -62,6 +64,21 @@ class TraceContextFilter(logging.Filter):
         return True
 
 
+class DropQueryStrings(logging.Filter):
+    """Cuts the query string off every path uvicorn quotes in a line (the access log's
+    ``GET /v1/events?field=viewer.id&value=…``, a WebSocket's ``/v1/stream?…``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("uvicorn") and isinstance(record.args, tuple):
+            record.args = tuple(
+                arg.partition("?")[0] + "?…"
+                if isinstance(arg, str) and arg.startswith("/") and "?" in arg
+                else arg
+                for arg in record.args
+            )
+        return True
+
+
 class JsonLogFormatter(JsonFormatter):
     """One JSON object per line; empty trace/tenant fields are left out."""
 
@@ -93,15 +110,23 @@ def log_handler(fmt: str = "json", stream: TextIO | None = None) -> logging.Hand
         raise ValueError(f"log format {fmt!r}: expected one of {', '.join(LOG_FORMATS)}")
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(TraceContextFilter())
+    handler.addFilter(DropQueryStrings())
     handler.setFormatter(JsonLogFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     return handler
 
 
 def configure_logging(
-    level: str | int = "INFO", fmt: str = "json", stream: TextIO | None = None
+    level: str | int = "INFO",
+    fmt: str = "json",
+    stream: TextIO | None = None,
+    *,
+    access_log: bool = False,
 ) -> logging.Handler:
     """Replace the root logger's handlers with one structured handler; returns it.
-    Call it after uvicorn configured its loggers (``uvicorn.Config``) to adopt them too."""
+    Call it after uvicorn configured its loggers (``uvicorn.Config``) to adopt them too.
+
+    ``access_log``: pass uvicorn's line per request on (it is off otherwise: uvicorn
+    writes one whenever its access logger has a handler, its own or an ancestor's)."""
     handler = log_handler(fmt, stream)
     root = logging.getLogger()
     for existing in list(root.handlers):
@@ -112,5 +137,5 @@ def configure_logging(
     for name in ADOPTED_LOGGERS:
         adopted = logging.getLogger(name)
         adopted.handlers.clear()
-        adopted.propagate = True
+        adopted.propagate = access_log or name != "uvicorn.access"
     return handler
