@@ -8,6 +8,10 @@ Memory is bounded: at most ``max_entries`` entries per group (the oldest go firs
 
 Value types are fixed so rules can do arithmetic without casts: sum, avg and max are
 doubles; count and distinct are ints. An empty window reads as 0.
+
+Between ``begin()`` and ``commit()`` every change is journalled (a few small tuples per
+event), so that ``rollback()`` undoes the batch the pipeline failed to commit in time
+proportional to that batch, not to the windows or the stored history.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from ott_runtime.domain.resolution import ResolvedRules
 
 _MISSING = object()
 _entry_time = operator.itemgetter(0)
+# (undo function, its arguments...) in the order the changes were made
+_Journal = list[tuple[Any, ...]]
 
 
 def field_value(event: Mapping[str, Any], path: str | tuple[str, ...]) -> Any:
@@ -65,8 +71,10 @@ class _Window:
     counts: Counter[Any] = field(default_factory=Counter)
     newest: float = float("-inf")
 
-    def add(self, at: float, value: Any, fn: AggregateFn) -> None:
-        if at >= self.newest:
+    def add(self, at: float, value: Any, fn: AggregateFn, journal: _Journal | None) -> None:
+        newest, total = self.newest, self.total
+        if at >= newest:
+            index = len(self.entries)
             self.entries.append((at, value))
             self.newest = at
         else:  # a late event: keep time order (a binary search over the deque itself:
@@ -74,6 +82,15 @@ class _Window:
             index = bisect.bisect_right(self.entries, at, key=_entry_time)
             self.entries.insert(index, (at, value))
         self._account(value, fn, +1)
+        if journal is not None:
+            journal.append((self._undo_add, index, newest, total, value, fn))
+
+    def _undo_add(
+        self, index: int, newest: float, total: float, value: Any, fn: AggregateFn
+    ) -> None:
+        del self.entries[index]
+        self._account(value, fn, -1)
+        self.newest, self.total = newest, total  # exactly as before: no float drift
 
     def _account(self, value: Any, fn: AggregateFn, sign: int) -> None:
         if fn in (AggregateFn.SUM, AggregateFn.AVG):
@@ -83,13 +100,27 @@ class _Window:
             if self.counts[value] <= 0:
                 del self.counts[value]
 
-    def expire(self, before: float, fn: AggregateFn, keep_at_most: int) -> None:
+    def expire(
+        self, before: float, fn: AggregateFn, keep_at_most: int, journal: _Journal | None
+    ) -> None:
         entries = self.entries
+        if not entries or (entries[0][0] > before and len(entries) <= keep_at_most):
+            return  # the usual case: nothing leaves
+        total, gone = self.total, []
         while entries and (entries[0][0] <= before or len(entries) > keep_at_most):
-            _, value = entries.popleft()
-            self._account(value, fn, -1)
+            entry = entries.popleft()
+            gone.append(entry)
+            self._account(entry[1], fn, -1)
         if not entries:
             self.total = 0.0  # no float drift carried over an empty window
+        if journal is not None:
+            journal.append((self._undo_expire, gone, total, fn))
+
+    def _undo_expire(self, gone: list[tuple[float, Any]], total: float, fn: AggregateFn) -> None:
+        self.entries.extendleft(reversed(gone))
+        for _, value in gone:
+            self._account(value, fn, +1)
+        self.total = total
 
     def value(self, fn: AggregateFn) -> float | int:
         if fn is AggregateFn.COUNT:
@@ -146,6 +177,12 @@ def _group_key(
 _UNKEYED: Any = object()  # a group key not computed yet for this event
 
 
+def _put_first(groups: OrderedDict[tuple[Any, ...], _Window], key: Any, window: _Window) -> None:
+    """Undoes dropping the least recently fed group (it was first)."""
+    groups[key] = window
+    groups.move_to_end(key, last=False)
+
+
 class WindowAggregator:
     """The windows of one tenant's aggregates; not thread-safe (one per tenant worker)."""
 
@@ -185,6 +222,23 @@ class WindowAggregator:
             self._paths[event_type] = event_paths(filters)
         # values(): per regulation, in the order its series come (as the results show them)
         self._regulations = list(dict.fromkeys(series.regulation for series in self._series))
+        self._journal: _Journal | None = None
+
+    def begin(self) -> None:
+        """Journal every change from now on, so that ``rollback`` can undo them."""
+        self._journal = []
+
+    def commit(self) -> None:
+        """Keep the changes since ``begin`` (and stop journalling)."""
+        self._journal = None
+
+    def rollback(self) -> None:
+        """Undo every change since ``begin``: the windows hold exactly the entries they
+        held then. (Groups fed since then stay the most recently fed: only which group is
+        dropped first once ``max_groups`` is reached can differ.)"""
+        journal, self._journal = self._journal, None
+        for undo, *arguments in reversed(journal or ()):
+            undo(*arguments)
 
     @classmethod
     def for_rules(cls, resolved: ResolvedRules, **limits: int) -> WindowAggregator:
@@ -251,15 +305,21 @@ class WindowAggregator:
             key = self._key(event, series, keys)
             if key is None or not self._passes(series, event, converted):
                 continue
-            window = series.groups.get(key)
+            journal = self._journal
+            groups = series.groups
+            window = groups.get(key)
             if window is None:
-                window = series.groups[key] = _Window()
-                if len(series.groups) > self.max_groups:
-                    series.groups.popitem(last=False)
+                window = groups[key] = _Window()
+                if journal is not None:
+                    journal.append((groups.pop, key))
+                if len(groups) > self.max_groups:
+                    dropped = groups.popitem(last=False)
+                    if journal is not None:
+                        journal.append((_put_first, groups, *dropped))
             else:
-                series.groups.move_to_end(key)
-            window.add(at, value, fn)
-            window.expire(window.newest - series.seconds, fn, self.max_entries)
+                groups.move_to_end(key)
+            window.add(at, value, fn, journal)
+            window.expire(window.newest - series.seconds, fn, self.max_entries, journal)
 
     def values(self, event: Mapping[str, Any]) -> dict[str, dict[str, float | int]]:
         """Per regulation, the aggregates of the event's groups as of the event's time.
@@ -285,7 +345,7 @@ class WindowAggregator:
             if window is None:
                 result[series.regulation][series.spec.name] = _empty(fn)
                 continue
-            window.expire(at - series.seconds, fn, max_entries)
+            window.expire(at - series.seconds, fn, max_entries, self._journal)
             result[series.regulation][series.spec.name] = window.value(fn)
         return result
 

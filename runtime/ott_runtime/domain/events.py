@@ -12,30 +12,18 @@ need no null-pruning pass (they are StrictModels, not SpecModels: validation run
 from __future__ import annotations
 
 import json
-import re
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias, get_args
 
-from pydantic import AwareDatetime, BeforeValidator, Field, StringConstraints, TypeAdapter
+from pydantic import Field, StringConstraints, TypeAdapter
 
 from ott_runtime.domain.base import StrictModel
+from ott_runtime.domain.instants import Instant
 
 SPEC_VERSION = "1"
-_RFC3339 = re.compile(
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
-)
-
-
-def _rfc3339(value: Any) -> Any:
-    # The models are strict (as the CRDs are), but a timestamp arrives as a JSON string:
-    # accept exactly RFC 3339 text, never epoch numbers.
-    if isinstance(value, datetime) or (isinstance(value, str) and _RFC3339.fullmatch(value)):
-        return value
-    raise ValueError("must be an RFC 3339 timestamp with offset, e.g. 2026-11-26T14:00:00Z")
-
-
-Timestamp = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_rfc3339)]
+# RFC 3339 with an offset whose UTC form exists (years 0001-9999), shared with the query
+# parameters and GraphQL so that no instant a client sends can overflow further in
+Timestamp = Instant
 
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=64)]

@@ -5,6 +5,7 @@ from typing import Any, TypeAlias
 
 import strawberry
 
+from ott_runtime.domain.instants import shift
 from ott_runtime.graphql.context import GraphContext, graph_error
 from ott_runtime.graphql.limits import MAX_FIRST
 from ott_runtime.graphql.types import (
@@ -53,11 +54,9 @@ def page_size(first: int) -> int:
 def period(
     since: datetime | None, until: datetime | None, days: int = 1
 ) -> tuple[datetime, datetime]:
+    # both are aware and in range: the DateTime scalar checked them (graphql.scalars)
     until = until or datetime.now(UTC)
-    since = since or until - timedelta(days=days)
-    for moment in (since, until):
-        if moment.tzinfo is None:
-            raise graph_error("times need an offset, e.g. 2026-11-26T10:00:00Z", "BAD_USER_INPUT")
+    since = since or shift(until, -timedelta(days=days))
     if since >= until:
         raise graph_error("since must be before until", "BAD_USER_INPUT")
     return since, until

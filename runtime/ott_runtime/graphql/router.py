@@ -21,10 +21,11 @@ from strawberry.types.unset import UnsetType
 
 from ott_runtime.dashboard.router import graphiql_page
 from ott_runtime.graphql.context import GraphContext, context_for
+from ott_runtime.graphql.guards import GuardedRequests
 from ott_runtime.graphql.schema import schema
 
 
-class TenantGraphQLRouter(GraphQLRouter[GraphContext, None]):
+class TenantGraphQLRouter(GuardedRequests, GraphQLRouter[GraphContext, None]):
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         # strawberry's own page loads GraphiQL from a CDN; ours is bundled at build time
         return graphiql_page()

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, func, literal, select, union_all
 
+from ott_runtime.domain.instants import shift
 from ott_runtime.storage import ViolationQuery
 from ott_runtime.storage.scope import ScopedRepository
 from ott_runtime.storage.tables import (
@@ -248,8 +249,8 @@ def split_window(
     partial stretches around them."""
     since, until = since.astimezone(UTC), until.astimezone(UTC)  # UTC hours, like the rollup
     first = since.replace(minute=0, second=0, microsecond=0)
-    if first < since:
-        first += timedelta(hours=1)
+    if first < since:  # (stops at the last instant instead of overflowing)
+        first = shift(first, timedelta(hours=1))
     last = until.replace(minute=0, second=0, microsecond=0)
     if first >= last:
         return first, last, [(since, until)] if since < until else []

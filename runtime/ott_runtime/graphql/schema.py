@@ -5,15 +5,21 @@ through tenant-scoped repositories only. ``schema.graphql`` at the repo root is 
 schema printed; ``ottc graphql-schema`` regenerates it and a unit test compares them.
 """
 
-from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
+from graphql import GraphQLError
+from strawberry.schema.schema import StreamResult
+from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from ott_runtime.dashboard.forecast import METHOD, holt
 from ott_runtime.graphql.context import graph_error
+from ott_runtime.graphql.errors import MaskUnexpectedErrors, log_errors
+from ott_runtime.graphql.guards import refused_stream
 from ott_runtime.graphql.inputs import (
     SEVERITY_RANK,
     EventFilter,
@@ -26,6 +32,7 @@ from ott_runtime.graphql.inputs import (
 from ott_runtime.graphql.limits import DEFAULT_FIRST, limit_extensions
 from ott_runtime.graphql.operations import Mutation, Subscription
 from ott_runtime.graphql.rows import GraphRows
+from ott_runtime.graphql.scalars import SCALAR_OVERRIDES
 from ott_runtime.graphql.types import (
     Connection,
     DeadLetter,
@@ -172,10 +179,14 @@ class Query:
     @strawberry.field(description="The regulations applied to the tenant, with their rules.")
     async def regulations(self, info: Info) -> list[Regulation]:
         principal = await info.context.principal()
-        grouped: dict[str, list[Rule]] = defaultdict(list)
-        for document in principal.runtime.rules.describe():
-            grouped[document["regulation"]].append(Rule.of(document))
-        return [Regulation(name=name, rules=rules) for name, rules in sorted(grouped.items())]
+        # describe() lists the regulations in the tenant's order, each with its rules
+        return [
+            Regulation(
+                name=document["name"],
+                rules=[Rule.of(document["name"], rule) for rule in document["rules"]],
+            )
+            for document in principal.runtime.rules.describe()
+        ]
 
     @strawberry.field(
         description="Violations per rule and event totals for a period (default: a day)."
@@ -294,6 +305,41 @@ class Query:
         return Forecast(method=METHOD, points=points)
 
 
-schema = strawberry.Schema(
-    query=Query, mutation=Mutation, subscription=Subscription, extensions=limit_extensions()
+class TenantSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        log_errors(errors)  # instead of strawberry's: every error at ERROR with a traceback
+
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> StreamResult:
+        # the socket's operations; HTTP requests were checked by the router already
+        refusal = refused_stream(query)
+        if refusal is not None:
+            return refusal
+        return await super().stream(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+            allowed_operation_types,
+        )
+
+
+schema = TenantSchema(
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    extensions=[*limit_extensions(), MaskUnexpectedErrors],
+    scalar_overrides=SCALAR_OVERRIDES,
 )

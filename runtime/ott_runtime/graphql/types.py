@@ -224,11 +224,12 @@ class Rule:
     description: str | None
 
     @staticmethod
-    def of(document: dict[str, Any]) -> "Rule":
+    def of(regulation: str, document: dict[str, Any]) -> "Rule":
+        """From a rule of ``RuleEvaluator.describe()`` (RegulationSet wire form)."""
         return Rule(
             id=document["id"],
-            qualified_id=document["rule"],
-            regulation=document["regulation"],
+            qualified_id=f"{regulation}/{document['id']}",
+            regulation=regulation,
             severity=Severity(document["severity"]),
             applies_to=list(document["appliesTo"]),
             when=document["when"],

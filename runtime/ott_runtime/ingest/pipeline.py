@@ -5,10 +5,17 @@ validate -> tenant (from the authenticated scope) -> drop already-stored ids -> 
 indexes, violations, risk, usage) -> publish -> result. A result is returned only after
 the commit, so a 2xx answer means the events are durable; a retried batch finds its ids
 stored and is answered the same way without storing anything twice.
+
+The aggregate windows must only hold committed events. A batch feeds them before its
+transaction, journalled: on success the journal is dropped, on failure it is undone (in
+time proportional to the batch; nothing is read from storage). If the commit itself failed
+its outcome is unknown, so the batch's ids are looked up (then, or before the tenant's next
+batch if the database cannot answer) to keep or undo it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -20,13 +27,19 @@ from typing import Any
 from opentelemetry.trace import Span
 from sqlalchemy.exc import IntegrityError
 
+from ott_runtime.ingest import windows
 from ott_runtime.ingest.batch import TypeValidator, ValidEvent, parse_body, validate_batch
 from ott_runtime.ingest.errors import IngestError
 from ott_runtime.ingest.publishing import batch_messages, publish_batch, risk_json
 from ott_runtime.ingest.publishing import violation_json as violation_json  # re-exported
 from ott_runtime.ingest.pubsub import Broker, Message
 from ott_runtime.ingest.scoring import NoRiskScorer, RiskScore, RiskScorer, ScoringInput
-from ott_runtime.ingest.tenants import Hit, TenantRegistry, TenantRuntime
+from ott_runtime.ingest.tenants import (
+    Hit,
+    TenantRegistry,
+    TenantRuntime,
+    WindowsInDoubt,
+)
 from ott_runtime.storage import (
     NewEvent,
     NewRiskScore,
@@ -44,7 +57,6 @@ from ott_runtime.telemetry import (
 )
 
 log = logging.getLogger(__name__)
-WINDOW_REPLAY_MAX = 200_000  # the windows themselves hold at most this many entries
 # (transaction data, tenant, violation rows, (risk id, score) pairs) -> None
 TransactionHook = Callable[
     [TenantData, TenantRuntime, Sequence[Any], Sequence[tuple[int, NewRiskScore]]],
@@ -70,6 +82,14 @@ class IngestResult:
             "violations": self.violations,
             "risk": self.risk,
         }
+
+
+@dataclass
+class _Progress:
+    """How far a batch got: the ids it stores, and whether its commit had begun."""
+
+    event_ids: tuple[str, ...] = ()
+    committing: bool = False
 
 
 @dataclass
@@ -120,30 +140,9 @@ class IngestPipeline:
             )
         return runtime
 
-    async def _recover_windows(self, runtime: TenantRuntime) -> None:
-        try:
-            await self.rebuild_windows(runtime)
-        except Exception:  # e.g. the database is down: rebuild before the next batch instead
-            runtime.windows_stale = True
-            log.exception(
-                "%s: aggregate windows not rebuilt; retrying with the next batch", runtime.name
-            )
-
     async def rebuild_windows(self, runtime: TenantRuntime, now: datetime | None = None) -> int:
-        """Fresh aggregate windows for the tenant, replayed from the stored events of the
-        longest window (at start, and after a failed batch). Returns the events replayed."""
-        if runtime.windows_factory is None or runtime.longest_window is None:
-            return 0
-        runtime.windows, runtime.windows_stale = runtime.windows_factory(), False
-        since = (now or datetime.now(UTC)) - runtime.longest_window
-        async with self.store.read(TenantScope(runtime.name)) as data:
-            rows = await data.events.latest_since(since, WINDOW_REPLAY_MAX)
-        cipher = runtime.cipher
-        for row in rows:
-            opened = cipher.decrypt_document(row.payload, row.event_id)
-            runtime.windows.observe(opened.document)  # a field that fails to verify is absent
-        log.info("%s: aggregate windows rebuilt from %d stored events", runtime.name, len(rows))
-        return len(rows)
+        """Replays the tenant's windows from storage (at start and after a reload)."""
+        return await windows.rebuild(self.store, runtime, now)
 
     async def ingest_body(self, scope: TenantScope, body: bytes) -> IngestResult:
         started = time.perf_counter()
@@ -180,22 +179,33 @@ class IngestPipeline:
         # one batch of a tenant at a time: duplicate checks and window updates stay ordered
         async with runtime.lock:
             for attempt in (1, 2):
+                await windows.settle(self.store, runtime)
+                if runtime.windows_stale:
+                    await self.rebuild_windows(runtime)
+                fed, progress = runtime.windows, _Progress()
+                fed.begin()
                 try:
-                    return await self._ingest_locked(scope, runtime, events, body_bytes)
+                    result = await self._ingest_locked(scope, runtime, events, body_bytes, progress)
                 except IntegrityError:
                     # another replica stored some of these ids between our check and commit;
                     # the retry finds them stored and skips them
-                    await self._recover_windows(runtime)
+                    windows.undo(runtime, fed)
                     if attempt == 2:
                         raise
                     log.info(
                         "concurrent insert of the same event ids for %s; retrying", scope.tenant_id
                     )
+                    continue
                 except BaseException:
-                    # the windows saw events that were never committed: a retry of the batch
-                    # would count them twice, so rebuild them from what is stored
-                    await self._recover_windows(runtime)
+                    if not progress.committing:
+                        windows.undo(runtime, fed)  # rolled back with the transaction
+                    else:  # the commit failed: it may have taken effect or not
+                        runtime.windows_in_doubt = WindowsInDoubt(fed, progress.event_ids)
+                        with contextlib.suppress(Exception):
+                            await windows.settle(self.store, runtime)
                     raise
+                fed.commit()
+                return result
         raise AssertionError("unreachable")
 
     async def _ingest_locked(
@@ -204,14 +214,14 @@ class IngestPipeline:
         runtime: TenantRuntime,
         events: Sequence[ValidEvent],
         body_bytes: int,
+        progress: _Progress,
     ) -> IngestResult:
-        if runtime.windows_stale:
-            await self.rebuild_windows(runtime)
         result = IngestResult()
         async with self.store.read(scope) as data:
             stored = await data.events.existing_ids([e.id for e in events])
         fresh = [e for e in events if e.id not in stored]
         result.duplicates = [e.id for e in events if e.id in stored]
+        progress.event_ids = tuple(e.id for e in fresh)
 
         scored: list[_Scored] = []
         inputs: list[ScoringInput] = []
@@ -369,6 +379,7 @@ class IngestPipeline:
                 messages = live_messages()
                 if messages:
                     await announcer(data, messages)
+            progress.committing = True  # what fails from here on may have committed
         result.timings_ms["store"] = (time.perf_counter() - stage_started) * 1000
         # committed: only now is anything announced here
         result.accepted = [e.event_id for e in new_events]

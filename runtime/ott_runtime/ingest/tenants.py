@@ -45,6 +45,24 @@ class AggregateWindows(Protocol):
     def observe(self, event: Mapping[str, Any]) -> Mapping[str, Any]:
         """Adds the event to every window it feeds; returns the values rules may read."""
 
+    def begin(self) -> None:
+        """Journals the changes of one batch from now on."""
+
+    def commit(self) -> None:
+        """Keeps the batch's changes (it was committed)."""
+
+    def rollback(self) -> None:
+        """Undoes the batch's changes (it was not committed)."""
+
+
+@dataclass(frozen=True)
+class WindowsInDoubt:
+    """Windows fed by a batch whose commit failed without telling whether it took effect:
+    the batch's event ids, looked up before the tenant's next batch, decide."""
+
+    windows: AggregateWindows
+    event_ids: tuple[str, ...]
+
 
 @dataclass
 class TenantRuntime:
@@ -54,10 +72,12 @@ class TenantRuntime:
     windows: AggregateWindows
     keys: KeyStore
     # fresh windows and how far back they reach: rebuilt from storage at start and after a
-    # failed batch (the in-memory windows must only ever hold committed events)
+    # reload (the in-memory windows must only ever hold committed events; a failed batch
+    # rolls its own changes back instead)
     windows_factory: Callable[[], AggregateWindows] | None = None
     longest_window: timedelta | None = None
     windows_stale: bool = False
+    windows_in_doubt: WindowsInDoubt | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from ott_runtime.api.dependencies import Scope, Service
 from ott_runtime.api.problems import ERROR_RESPONSES, Problem
+from ott_runtime.domain.instants import Instant, shift
 from ott_runtime.storage.reports import Bucket
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
@@ -19,16 +20,12 @@ MAX_BUCKETS = 24 * 92
 async def analytics(
     scope: Scope,
     service: Service,
-    since: Annotated[datetime | None, Query(description="Default: 24 h ago.")] = None,
-    until: Annotated[datetime | None, Query(description="Default: now.")] = None,
+    since: Annotated[Instant | None, Query(description="Default: 24 h before until.")] = None,
+    until: Annotated[Instant | None, Query(description="Default: now.")] = None,
     bucket: Annotated[Bucket, Query()] = Bucket.HOUR,
 ) -> dict[str, Any]:
     until = until or datetime.now(UTC)
-    since = since or until - timedelta(hours=24)
-    if since.tzinfo is None or until.tzinfo is None:
-        raise Problem(
-            400, "Time without offset", "since and until need an offset, e.g. Z", "invalid-time"
-        )
+    since = since or shift(until, -timedelta(hours=24))
     if since >= until:
         raise Problem(400, "Empty range", "since must be before until", "invalid-time")
     size = timedelta(hours=1) if bucket is Bucket.HOUR else timedelta(days=1)

@@ -5,36 +5,17 @@ from __future__ import annotations
 import csv
 import html
 import io
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from ott_runtime.api.dependencies import Scope, Service, Tenant
-from ott_runtime.api.problems import ERROR_RESPONSES, Problem
+from ott_runtime.api.periods import ReportPeriod
+from ott_runtime.api.problems import ERROR_RESPONSES
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
-PERIOD_HELP = "last-24h, last-7d, last-30d, a month (2026-11) or a day (2026-11-26)"
-
-
-def parse_period(period: str, now: datetime) -> tuple[datetime, datetime]:
-    rolling = re.fullmatch(r"last-(\d{1,3})([hd])", period)
-    if rolling:
-        amount, unit = int(rolling.group(1)), rolling.group(2)
-        return now - (timedelta(hours=amount) if unit == "h" else timedelta(days=amount)), now
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}", period):
-            start = datetime.strptime(period, "%Y-%m").replace(tzinfo=UTC)
-            end = (start + timedelta(days=32)).replace(day=1)
-            return start, end
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", period):
-            start = datetime.strptime(period, "%Y-%m-%d").replace(tzinfo=UTC)
-            return start, start + timedelta(days=1)
-    except ValueError:
-        pass
-    raise Problem(400, "Invalid period", f"period {period!r}: use {PERIOD_HELP}", "invalid-period")
 
 
 def _csv(report: dict[str, Any]) -> str:
@@ -101,11 +82,11 @@ async def report(
     scope: Scope,
     service: Service,
     tenant: Tenant,
-    period: Annotated[str, Query(max_length=16, description=PERIOD_HELP)] = "last-30d",
+    span: ReportPeriod,
     format: Annotated[Literal["json", "csv", "html"], Query()] = "json",
 ) -> Response:
-    now = datetime.now(UTC)
-    since, until = parse_period(period, now)
+    now, period = datetime.now(UTC), span.label
+    since, until = span.start, span.end
     async with service.store.read(scope) as data:
         rules = await data.reports.violation_summary(since, until)
         events = await data.reports.event_totals(since, until)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from ott_runtime.api.dependencies import Scope, Service, Tenant
-from ott_runtime.api.problems import ERROR_RESPONSES, Problem
+from ott_runtime.api.periods import UsageMonth
+from ott_runtime.api.problems import ERROR_RESPONSES
 
 router = APIRouter(tags=["tenant"])
 
@@ -25,23 +25,9 @@ async def usage(
     scope: Scope,
     service: Service,
     tenant: Tenant,
-    period: Annotated[
-        str | None,
-        Query(pattern=r"^\d{4}-\d{2}$", description="Month, e.g. 2026-11; default: this month."),
-    ] = None,
+    month: UsageMonth,
 ) -> dict[str, Any]:
-    now = datetime.now(UTC)
-    try:
-        start = (
-            datetime.strptime(period, "%Y-%m").replace(tzinfo=UTC)
-            if period
-            else now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        )
-    except ValueError:
-        raise Problem(
-            400, "Invalid period", "use a month such as 2026-11", "invalid-period"
-        ) from None
-    end = (start + timedelta(days=32)).replace(day=1)
+    start, end = month.start, month.end
     await service.meter.flush()
     async with service.store.read(scope) as data:
         hours = await data.usage.hours(start, end)
@@ -54,7 +40,7 @@ async def usage(
     plan = tenant.spec.plan.value
     return {
         "tenant": scope.tenant_id,
-        "period": start.strftime("%Y-%m"),
+        "period": month.label,
         "plan": plan,
         **totals,
         "estimatedCharge": service.prices.estimate(

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ott_runtime.api.dependencies import Scope, Service
 from ott_runtime.api.pagination import decode_cursor, encode_cursor
 from ott_runtime.api.problems import ERROR_RESPONSES, Problem
+from ott_runtime.domain.instants import Instant
 from ott_runtime.domain.regulation import Severity
 from ott_runtime.ingest.pipeline import violation_json
 from ott_runtime.storage import ViolationQuery
@@ -32,8 +33,8 @@ class Acknowledgement(BaseModel):
 async def list_violations(
     scope: Scope,
     service: Service,
-    since: Annotated[datetime | None, Query()] = None,
-    until: Annotated[datetime | None, Query()] = None,
+    since: Annotated[Instant | None, Query(description="Occurred at or after (RFC 3339).")] = None,
+    until: Annotated[Instant | None, Query(description="Occurred before (RFC 3339).")] = None,
     severity: Annotated[Severity | None, Query(description="At least this severe.")] = None,
     regulation: Annotated[str | None, Query(max_length=63)] = None,
     rule: Annotated[str | None, Query(max_length=63)] = None,
@@ -42,11 +43,6 @@ async def list_violations(
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
-    for moment, name in ((since, "since"), (until, "until")):
-        if moment is not None and moment.tzinfo is None:
-            raise Problem(
-                400, "Time without offset", f"{name} needs an offset, e.g. Z", "invalid-time"
-            )
     query = ViolationQuery(
         since=since, until=until, min_severity=severity.rank if severity else None,
         regulation=regulation, rule_id=rule, content_id=content, acknowledged=acknowledged,
