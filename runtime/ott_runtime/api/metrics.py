@@ -1,11 +1,22 @@
-"""Prometheus metrics, one registry per app (so tests can build many apps)."""
+"""Prometheus metrics, one registry per app (so tests can build many apps).
+
+``/metrics`` is open by default (a Prometheus scrapes it without credentials), and its
+series carry a ``tenant`` label, i.e. every tenant's name and volume. Two settings close
+that (:class:`MetricsExposure`): ``OTTC_METRICS_TOKEN`` asks for ``Authorization: Bearer
+<token>``, and ``OTTC_METRICS_TENANT_LABEL=false`` sums the series over tenants.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hmac
+import os
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from ott_runtime.telemetry import active_tracing
@@ -27,8 +38,65 @@ class SpansEnded(Collector):
         )
 
 
+TOKEN_ENV = "OTTC_METRICS_TOKEN"
+TENANT_LABEL_ENV = "OTTC_METRICS_TENANT_LABEL"
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+@dataclass(frozen=True)
+class MetricsExposure:
+    """Who may read ``/metrics`` and whether it names tenants."""
+
+    token: str | None = None  # None: no credentials asked
+    tenant_label: bool = True
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> MetricsExposure:
+        label = environ.get(TENANT_LABEL_ENV, "true").strip().lower()
+        if label not in _BOOLEANS:
+            raise ValueError(f"{TENANT_LABEL_ENV}={label!r}: expected true or false")
+        return cls(token=environ.get(TOKEN_ENV) or None, tenant_label=_BOOLEANS[label])
+
+    def admits(self, authorization: str | None) -> bool:
+        """Whether an ``Authorization`` header value may read the metrics."""
+        if self.token is None:
+            return True
+        scheme, _, presented = (authorization or "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            presented.strip().encode(), self.token.encode()
+        )
+
+
+class WithoutTenant(Collector):
+    """A registry's metrics with the ``tenant`` label summed away (``_created``: the
+    earliest), so a scrape shows totals and no tenant names."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self.registry.collect():
+            if not any("tenant" in sample.labels for sample in family.samples):
+                yield family
+                continue
+            merged = Metric(family.name, family.documentation, family.type, family.unit)
+            totals: dict[tuple[str, tuple[tuple[str, str], ...]], float] = defaultdict(float)
+            created: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+            for sample in family.samples:
+                labels = tuple(sorted((k, v) for k, v in sample.labels.items() if k != "tenant"))
+                key = (sample.name, labels)
+                if sample.name.endswith("_created"):
+                    created[key] = min(created.get(key, sample.value), sample.value)
+                else:
+                    totals[key] += sample.value
+            for (name, labels), value in [*totals.items(), *created.items()]:
+                merged.add_sample(name, dict(labels), value)
+            yield merged
+
+
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, exposure: MetricsExposure | None = None) -> None:
+        self.exposure = exposure or MetricsExposure.from_env(os.environ)
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "ottc_http_requests",
@@ -83,6 +151,11 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(SpansEnded())
+
+    def exposition(self) -> bytes:
+        """The text a scrape gets, without the tenant label where so configured."""
+        source = self.registry if self.exposure.tenant_label else WithoutTenant(self.registry)
+        return generate_latest(source)
 
     def observe_ingest(
         self, tenant: str, timings_ms: dict[str, float], violations: list[dict[str, object]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from ott_runtime.api.dependencies import AppMetrics, Service
 from ott_runtime.api.problems import Problem
@@ -33,4 +33,13 @@ async def readyz(service: Service) -> dict[str, Any]:
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
 async def metrics(request: Request, metrics: AppMetrics) -> Response:
-    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    """Open unless OTTC_METRICS_TOKEN is set (then: Authorization: Bearer <token>)."""
+    if not metrics.exposure.admits(request.headers.get("authorization")):
+        raise Problem(
+            401,
+            "Unauthorized",
+            "send the metrics token (OTTC_METRICS_TOKEN) as Authorization: Bearer <token>",
+            "unauthorized",
+            {"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+    return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
