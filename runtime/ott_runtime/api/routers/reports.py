@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -14,19 +12,18 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from ott_runtime.api.dependencies import Scope, Service, Tenant
 from ott_runtime.api.periods import ReportPeriod
 from ott_runtime.api.problems import ERROR_RESPONSES
+from ott_runtime.api.spreadsheet import csv_text
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 
 def _csv(report: dict[str, Any]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
+    rows: list[list[object]] = [
         ["regulation", "rule", "severity", "reference", "count", "acknowledged", "top_content"]
-    )
+    ]
     for row in report["rules"]:
         top = ";".join(f"{c['contentId']}={c['count']}" for c in row["topContent"])
-        writer.writerow(
+        rows.append(
             [
                 row["regulation"],
                 row["ruleId"],
@@ -37,7 +34,7 @@ def _csv(report: dict[str, Any]) -> str:
                 top,
             ]
         )
-    return out.getvalue()
+    return csv_text(rows)  # formulas and control characters neutralised
 
 
 def _html(report: dict[str, Any]) -> str:
