@@ -12,8 +12,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,7 @@ from ott_runtime.ingest.tenants import TenantRuntime
 from ott_runtime.storage.database import sqlite_url
 from ott_runtime.storage.directory import KEY_PREFIX
 
+log = logging.getLogger(__name__)
 RULES_FILE = "rules.json"
 TENANT_FILE = "tenant.json"
 API_KEY_FILE = "key"
@@ -47,6 +50,17 @@ def _private_json(path: Path, data: Any) -> None:
     handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(handle, "w") as stream:
         json.dump(data, stream, indent=2, sort_keys=True)
+
+
+def private_state_dir(state_dir: Path) -> None:
+    """Makes ``state_dir`` owner-only (0700): it holds the database, the keyrings and the
+    API keys. A directory others may write to (sticky, like /tmp) is left as it is."""
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = state_dir.stat().st_mode
+    if mode & stat.S_ISVTX:
+        log.warning("state dir %s is a shared directory; its mode stays %o", state_dir, mode)
+    elif mode & 0o077:
+        state_dir.chmod(0o700)
 
 
 def demo_api_keys(state_dir: Path, tenants: Iterable[str]) -> dict[str, str]:
@@ -69,7 +83,7 @@ def standalone_config(
     sets, tenants = load_resources(config_paths)
     if not tenants:
         raise ValueError("no ComplianceTenant found in the configuration files")
-    state_dir.mkdir(parents=True, exist_ok=True)
+    private_state_dir(state_dir)
     keys = KeyStore.from_directory(state_dir / "keys", sorted(tenants), create_missing=True)
     runtimes = [runtime_for_tenant(tenants[name], sets, keys) for name in sorted(tenants)]
     api_keys = demo_api_keys(state_dir, sorted(tenants))

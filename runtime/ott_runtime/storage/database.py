@@ -8,6 +8,8 @@ SQLite runs in WAL mode so readers never block the single writer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -52,6 +54,30 @@ def json_text(value: Any) -> str:
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
+
+
+# SQLite's own files beside the database; it makes them with the database file's mode
+_SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def private_sqlite_file(url: str) -> None:
+    """An embedded database is readable by its owner only (0600, like the keyrings): the
+    file is made so before SQLite opens it, which then gives its WAL and shared-memory
+    files the same mode; files an earlier version left readable by others are narrowed."""
+    parsed = make_url(url)
+    name = parsed.database
+    if not parsed.drivername.startswith("sqlite") or not name or name == ":memory:":
+        return
+    if name.startswith("file:") or parsed.query.get("mode") == "memory":
+        return  # URI filenames: the caller chose the file's handling
+    path = Path(name)
+    if not path.parent.is_dir():
+        return  # SQLite will say so when it connects
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))  # an empty file is a new database
+    for file in (path, *(path.with_name(path.name + s) for s in _SQLITE_SIDE_FILES)):
+        with contextlib.suppress(FileNotFoundError):
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -99,6 +125,7 @@ class Database:
             options |= {"pool_size": 10, "max_overflow": 10, "pool_pre_ping": True}
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:
+            private_sqlite_file(self.url)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         instrument_engine(self.engine)  # SQL spans; a no-op without OTEL_*
