@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from ott_runtime.cli import cli
 from ott_runtime.devcluster import ClusterAccess, ControlPlane
-from ott_runtime.devcluster.processes import pid_alive
+from ott_runtime.devcluster.processes import default_sigint, pid_alive
 
 EVENTUALLY_S = 60.0
 EXTERNAL = bool(os.environ.get("OTTC_E2E_KUBECONFIG"))
@@ -260,9 +260,10 @@ def test_no_orphans_when_the_owner_is_interrupted_or_killed(
 ) -> None:
     """Ctrl-C runs the atexit stop; kill -9 leaves it to the parent-death signal."""
     env = {**os.environ, "OTTC_TOOLS_BIN": str(control_plane.bin_dir)}
-    owner = subprocess.Popen(
-        [sys.executable, "-c", CHILD], stdout=subprocess.PIPE, text=True, env=env
-    )
+    owner = subprocess.Popen(  # a Ctrl-C reaches it even when this run ignores SIGINT
+        [sys.executable, "-c", CHILD], stdout=subprocess.PIPE, text=True, env=env,
+        preexec_fn=default_sigint,
+    )  # fmt: skip
     assert owner.stdout is not None
     started = json.loads(owner.stdout.readline() or "{}")
     pids: list[int] = started["pids"]

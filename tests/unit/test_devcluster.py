@@ -14,6 +14,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -235,6 +236,18 @@ def test_tools_bin_env_with_a_missing_binary_names_it(
     assert find_tools_bin() == bin_dir
 
 
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt here even in a run started with SIGINT ignored (a
+    shell's background job): the test sends a real SIGINT to itself."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("ctrl_c_raises")
 def test_an_interrupted_build_leaves_no_process_behind(tmp_path: Path) -> None:
     """A test timeout or Ctrl-C during a first build must stop the whole Go build."""
     pid_file = tmp_path / "grandchild.pid"

@@ -39,12 +39,22 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
+def default_sigint() -> None:
+    """A preexec hook: the child gets the default SIGINT disposition back.
+
+    A shell that starts a job in the background (``make test &``, CI without a terminal)
+    sets SIGINT to "ignore", and an ignored signal stays ignored across exec: the child
+    would never see a Ctrl-C, and Python would not install its KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _die_with_parent(parent_pid: int) -> Callable[[], None]:
-    """A preexec hook: SIGTERM this child when its parent dies."""
+    """A preexec hook: SIGTERM this child when its parent dies (and default SIGINT)."""
 
     libc = ctypes.CDLL(None, use_errno=True)  # loaded before fork: the child only calls it
 
     def hook() -> None:
+        default_sigint()
         if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
         # The parent may have died between fork and prctl; then nobody would signal us.
@@ -147,7 +157,7 @@ def launch(
             stderr=subprocess.STDOUT,
             env=dict(env) if env is not None else None,
             start_new_session=True,
-            preexec_fn=_die_with_parent(os.getpid()) if die_with_parent else None,
+            preexec_fn=_die_with_parent(os.getpid()) if die_with_parent else default_sigint,
             close_fds=True,
         )
     return Component(name, executable, log_path, process.pid, process)
