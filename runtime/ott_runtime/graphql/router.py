@@ -3,22 +3,28 @@ from pinned npm packages, see :func:`ott_runtime.dashboard.router.graphiql_page`
 subscriptions over graphql-transport-ws on the same path.
 
 On the socket the key goes in the ``connection_init`` payload (``{"apiKey": ...}``); a
-missing or wrong key closes the socket with 4403 before any subscription starts.
+missing or wrong key closes the socket with 4403 before any subscription starts. Over
+HTTP a request without a valid key is refused with 401 before its body is read
+(:mod:`ott_runtime.api.guards`), and strawberry's own refusals (malformed JSON, no query)
+are RFC 9457 problems, not its text/plain answers.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from http import HTTPStatus
+from typing import Any, overload
 
-from fastapi import Request
+from cross_web import HTTPException
+from fastapi import Request, Response, WebSocket
 from fastapi.responses import HTMLResponse
 from graphql import GraphQLError
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.types.unset import UnsetType
+from strawberry.types.unset import UNSET, UnsetType
 
+from ott_runtime.api.problems import Problem
 from ott_runtime.dashboard.router import graphiql_page
 from ott_runtime.graphql.context import GraphContext, context_for
 from ott_runtime.graphql.guards import GuardedRequests
@@ -36,6 +42,36 @@ class TenantGraphQLRouter(GuardedRequests, GraphQLRouter[GraphContext, None]):
         except GraphQLError as error:
             raise ConnectionRejectionError({"message": error.message}) from None
         return {"tenant": principal.scope.tenant_id}
+
+    @overload
+    async def run(
+        self, request: Request, context: Any = UNSET, root_value: Any = UNSET
+    ) -> Response: ...
+
+    @overload
+    async def run(
+        self, request: WebSocket, context: Any = UNSET, root_value: Any = UNSET
+    ) -> WebSocket: ...
+
+    async def run(
+        self, request: Request | WebSocket, context: Any = UNSET, root_value: Any = UNSET
+    ) -> Response | WebSocket:
+        try:
+            return await super().run(request, context, root_value)
+        except HTTPException as error:  # strawberry answers these with text/plain
+            raise http_problem(error, request.scope.get("method", "GET")) from None
+
+
+def http_problem(error: HTTPException, method: str) -> Problem:
+    """Strawberry's refusal of an HTTP request as a problem naming what was wrong."""
+    slugs = {404: "not-found", 405: "method-not-allowed", 415: "unsupported-media-type"}
+    named = (n for n in ("variables", "extensions", "query") if f"`{n}`" in error.reason)
+    field = next(named, "query" if method == "GET" else "body")
+    return Problem(
+        error.status_code, HTTPStatus(error.status_code).phrase, error.reason,
+        slugs.get(error.status_code, "invalid-graphql-request"),
+        errors=[{"index": None, "field": field, "message": error.reason}],
+    )  # fmt: skip
 
 
 def graphql_router() -> GraphQLRouter[GraphContext, None]:

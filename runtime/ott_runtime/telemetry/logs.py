@@ -4,9 +4,11 @@ Each line is one JSON object: time, level, logger, message, and, when known, ``t
 and ``span_id`` (of the current OpenTelemetry span, to jump from a log line to its trace
 in Jaeger) and ``tenant`` (bound with :func:`bound_tenant` around a tenant's work).
 Messages are written by the project's code, which never logs key material, API keys or
-event payloads; a test scans the logs of a full run for them. uvicorn's lines quote the
-request path: the query string (a searchable field's value, a key put in the URL) is
-cut off, and its access log stays off unless asked for.
+event payloads; a test scans the logs of a full run for them. uvicorn's lines (and the
+websockets library's, which go through them) quote other people's data: the handler cuts
+query strings (a searchable field's value, a key put in the URL), credential headers and
+WebSocket message text out of them (:class:`RedactServerLines`), and uvicorn's access
+log stays off unless asked for.
 """
 
 from __future__ import annotations
@@ -64,18 +66,36 @@ class TraceContextFilter(logging.Filter):
         return True
 
 
-class DropQueryStrings(logging.Filter):
-    """Cuts the query string off every path uvicorn quotes in a line (the access log's
-    ``GET /v1/events?field=viewer.id&value=…``, a WebSocket's ``/v1/stream?…``)."""
+# headers that carry credentials: websockets logs every handshake header at debug level
+_SECRET_HEADERS: Final = frozenset({"authorization", "x-api-key", "cookie", "set-cookie"})
+_HEADER_LINES: Final = frozenset({"< %s: %s", "> %s: %s"})
+
+
+def _redacted(arg: object) -> object:
+    if isinstance(arg, str):
+        # a path uvicorn quotes: the access log's ``GET /v1/events?field=viewer.id&value=…``,
+        # a WebSocket's ``/v1/stream?…``: the path alone
+        return arg.partition("?")[0] if arg.startswith("/") and "?" in arg else arg
+    data = getattr(arg, "data", None)
+    opcode = getattr(arg, "opcode", None)
+    if isinstance(data, bytes) and opcode is not None:  # a websockets frame: not its text
+        return f"{getattr(opcode, 'name', opcode)} [{len(data)} bytes]"
+    return arg
+
+
+class RedactServerLines(logging.Filter):
+    """uvicorn's lines (its loggers, which websockets logs through as well) without query
+    strings, credential headers or WebSocket message text (an auth frame carries the key,
+    a stream frame the tenant's data)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.name.startswith("uvicorn") and isinstance(record.args, tuple):
-            record.args = tuple(
-                arg.partition("?")[0] + "?…"
-                if isinstance(arg, str) and arg.startswith("/") and "?" in arg
-                else arg
-                for arg in record.args
-            )
+        if not record.name.startswith("uvicorn") or not isinstance(record.args, tuple):
+            return True
+        args = record.args
+        if record.msg in _HEADER_LINES and str(args[0]).lower() in _SECRET_HEADERS:
+            record.args = (args[0], "[redacted]")
+        else:
+            record.args = tuple(_redacted(arg) for arg in args)
         return True
 
 
@@ -110,7 +130,7 @@ def log_handler(fmt: str = "json", stream: TextIO | None = None) -> logging.Hand
         raise ValueError(f"log format {fmt!r}: expected one of {', '.join(LOG_FORMATS)}")
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(TraceContextFilter())
-    handler.addFilter(DropQueryStrings())
+    handler.addFilter(RedactServerLines())
     handler.setFormatter(JsonLogFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     return handler
 
