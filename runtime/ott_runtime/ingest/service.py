@@ -20,6 +20,7 @@ from ott_runtime.ingest.scoring import RiskScorer
 from ott_runtime.ingest.tenants import TenantRegistry, TenantRuntime
 from ott_runtime.storage import Database, Store, TenantScope
 from ott_runtime.usage import ApiCallMeter, PriceList
+from ott_runtime.usage.meter import FLUSH_INTERVAL_SECONDS
 
 log = logging.getLogger(__name__)
 RETENTION_INTERVAL_SECONDS = 3600.0
@@ -54,7 +55,7 @@ class RuntimeService:
         api_keys: Mapping[str, Sequence[str]] | None = None,
         prices: PriceList | None = None,
         scorer: RiskScorer | None = None,
-        meter_interval: float = 5.0,
+        meter_interval: float = FLUSH_INTERVAL_SECONDS,
     ) -> None:
         self.database = Database(database_url)
         self.store = Store(self.database)
@@ -65,6 +66,8 @@ class RuntimeService:
             self.store, self.tenants, event_validators(), broker=self.broker, scorer=scorer
         )
         self.meter = ApiCallMeter(self.store)
+        # an ingest commits its tenant's pending API calls with its rows (see usage.meter)
+        self.pipeline.transaction_hooks.append(self.meter.carry)
         self.prices = prices or PriceList.load()
         self._api_keys = {k: list(v) for k, v in (api_keys or {}).items()}
         self._meter_interval = meter_interval
