@@ -27,7 +27,10 @@ async def analytics(
     until = until or datetime.now(UTC)
     since = since or shift(until, -timedelta(hours=24))
     if since >= until:
-        raise Problem(400, "Empty range", "since must be before until", "invalid-time")
+        raise Problem(
+            400, "Empty range", "since must be before until", "invalid-time",
+            errors=[{"index": None, "field": "query.since", "message": "must be before until"}],
+        )  # fmt: skip
     size = timedelta(hours=1) if bucket is Bucket.HOUR else timedelta(days=1)
     if (until - since) / size > MAX_BUCKETS:
         raise Problem(400, "Range too long", f"at most {MAX_BUCKETS} buckets", "invalid-time")
