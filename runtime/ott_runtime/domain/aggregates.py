@@ -71,26 +71,53 @@ class _Window:
     counts: Counter[Any] = field(default_factory=Counter)
     newest: float = float("-inf")
 
-    def add(self, at: float, value: Any, fn: AggregateFn, journal: _Journal | None) -> None:
-        newest, total = self.newest, self.total
+    def feed(
+        self,
+        at: float,
+        value: Any,
+        fn: AggregateFn,
+        keep_for: float,
+        keep_at_most: int,
+        journal: _Journal | None,
+    ) -> None:
+        """Adds an entry, then drops what left the window; one journal record for both."""
+        newest, total, entries = self.newest, self.total, self.entries
         if at >= newest:
-            index = len(self.entries)
-            self.entries.append((at, value))
+            index = len(entries)
+            entries.append((at, value))
             self.newest = at
         else:  # a late event: keep time order (a binary search over the deque itself:
             # copying out its times cost O(window) in Python for every late event)
-            index = bisect.bisect_right(self.entries, at, key=_entry_time)
-            self.entries.insert(index, (at, value))
+            index = bisect.bisect_right(entries, at, key=_entry_time)
+            entries.insert(index, (at, value))
         self._account(value, fn, +1)
+        gone = self._drop(self.newest - keep_for, fn, keep_at_most)
         if journal is not None:
-            journal.append((self._undo_add, index, newest, total, value, fn))
+            journal.append((_undo_feed, self, index, newest, total, gone, value, fn))
 
-    def _undo_add(
-        self, index: int, newest: float, total: float, value: Any, fn: AggregateFn
+    def expire(
+        self, before: float, fn: AggregateFn, keep_at_most: int, journal: _Journal | None
     ) -> None:
-        del self.entries[index]
-        self._account(value, fn, -1)
-        self.newest, self.total = newest, total  # exactly as before: no float drift
+        total = self.total
+        gone = self._drop(before, fn, keep_at_most)
+        if gone is not None and journal is not None:
+            journal.append((_undo_expire, self, gone, total, fn))
+
+    def _drop(
+        self, before: float, fn: AggregateFn, keep_at_most: int
+    ) -> list[tuple[float, Any]] | None:
+        """Removes the entries at or before ``before`` and over the bound; those removed."""
+        entries = self.entries
+        if not entries or (entries[0][0] > before and len(entries) <= keep_at_most):
+            return None  # the usual case for a read: nothing leaves
+        gone = []
+        while entries and (entries[0][0] <= before or len(entries) > keep_at_most):
+            entry = entries.popleft()
+            gone.append(entry)
+            self._account(entry[1], fn, -1)
+        if not entries:
+            self.total = 0.0  # no float drift carried over an empty window
+        return gone
 
     def _account(self, value: Any, fn: AggregateFn, sign: int) -> None:
         if fn in (AggregateFn.SUM, AggregateFn.AVG):
@@ -100,27 +127,11 @@ class _Window:
             if self.counts[value] <= 0:
                 del self.counts[value]
 
-    def expire(
-        self, before: float, fn: AggregateFn, keep_at_most: int, journal: _Journal | None
-    ) -> None:
-        entries = self.entries
-        if not entries or (entries[0][0] > before and len(entries) <= keep_at_most):
-            return  # the usual case: nothing leaves
-        total, gone = self.total, []
-        while entries and (entries[0][0] <= before or len(entries) > keep_at_most):
-            entry = entries.popleft()
-            gone.append(entry)
-            self._account(entry[1], fn, -1)
-        if not entries:
-            self.total = 0.0  # no float drift carried over an empty window
-        if journal is not None:
-            journal.append((self._undo_expire, gone, total, fn))
-
-    def _undo_expire(self, gone: list[tuple[float, Any]], total: float, fn: AggregateFn) -> None:
-        self.entries.extendleft(reversed(gone))
-        for _, value in gone:
-            self._account(value, fn, +1)
-        self.total = total
+    def _recount(self, values: Any, fn: AggregateFn, sign: int) -> None:
+        """Undo's half of ``_account``: the total is restored whole, the counts are not."""
+        if fn is AggregateFn.DISTINCT:
+            for value in values:
+                self._account(value, fn, sign)
 
     def value(self, fn: AggregateFn) -> float | int:
         if fn is AggregateFn.COUNT:
@@ -132,6 +143,31 @@ class _Window:
         if fn is AggregateFn.DISTINCT:
             return len(self.counts)
         return max((float(v) for _, v in self.entries), default=0.0)
+
+
+def _undo_feed(
+    window: _Window,
+    index: int,
+    newest: float,
+    total: float,
+    gone: list[tuple[float, Any]] | None,
+    value: Any,
+    fn: AggregateFn,
+) -> None:
+    if gone:  # first the entries it dropped: the added one's index counts them
+        window.entries.extendleft(reversed(gone))
+        window._recount((v for _, v in gone), fn, +1)
+    del window.entries[index]
+    window._recount((value,), fn, -1)
+    window.newest, window.total = newest, total  # exactly as before: no float drift
+
+
+def _undo_expire(
+    window: _Window, gone: list[tuple[float, Any]], total: float, fn: AggregateFn
+) -> None:
+    window.entries.extendleft(reversed(gone))
+    window._recount((v for _, v in gone), fn, +1)
+    window.total = total
 
 
 def _empty(fn: AggregateFn) -> float | int:
@@ -318,8 +354,7 @@ class WindowAggregator:
                         journal.append((_put_first, groups, *dropped))
             else:
                 groups.move_to_end(key)
-            window.add(at, value, fn, journal)
-            window.expire(window.newest - series.seconds, fn, self.max_entries, journal)
+            window.feed(at, value, fn, series.seconds, self.max_entries, journal)
 
     def values(self, event: Mapping[str, Any]) -> dict[str, dict[str, float | int]]:
         """Per regulation, the aggregates of the event's groups as of the event's time.
