@@ -64,6 +64,8 @@ TransactionHook = Callable[
 ]
 # sends a batch's live messages to the other replicas from inside its transaction
 Announcer = Callable[[TenantData, Sequence[Message]], Awaitable[None]]
+# the tenant's pending API calls of an hour, stored with the batch's usage (usage.meter)
+ApiCallsTaker = Callable[[TenantData, datetime], Awaitable[int]]
 
 
 @dataclass
@@ -121,6 +123,7 @@ class IngestPipeline:
         # run inside the ingest transaction, after the rows are written; they commit with it
         self.transaction_hooks: list[TransactionHook] = []
         self.announcer: Announcer | None = None
+        self.api_calls: ApiCallsTaker | None = None
 
     def runtime(self, scope: TenantScope) -> TenantRuntime:
         runtime = self.tenants.get(scope.tenant_id)
@@ -371,6 +374,8 @@ class IngestPipeline:
                 events=len(new_events),
                 bytes_in=body_bytes,
                 rule_evaluations=result.rule_evaluations,
+                # this request's own call among them: answered only after this commit
+                api_calls=await self.api_calls(data, _hour(now)) if self.api_calls else 0,
             )
             if announcer is not None:
                 # delivered to the other replicas at commit, in commit order (see fanout);

@@ -67,7 +67,7 @@ class RuntimeService:
         )
         self.meter = ApiCallMeter(self.store)
         # an ingest commits its tenant's pending API calls with its rows (see usage.meter)
-        self.pipeline.transaction_hooks.append(self.meter.carry)
+        self.pipeline.api_calls = self.meter.take
         self.prices = prices or PriceList.load()
         self._api_keys = {k: list(v) for k, v in (api_keys or {}).items()}
         self._meter_interval = meter_interval

@@ -4,10 +4,11 @@ Events, bytes and rule evaluations are counted inside the ingest transaction. An
 is counted in memory when it is authenticated and becomes durable by whichever of these
 commits first:
 
-- **a write of the same tenant**: the ingest transaction (and the series-alert one) carries
-  every pending call of its tenant, its own included (:meth:`ApiCallMeter.carry`, a
-  pipeline transaction hook). A batch is answered only after that commit, so an answered
-  ingest call is never lost, and a tenant that ingests needs no other write for its reads;
+- **an ingest of the same tenant**: the batch's transaction takes every pending call of
+  its tenant, its own included, into the usage row it writes anyway
+  (:meth:`ApiCallMeter.take`, no extra statement). A batch is answered only after that
+  commit, so an answered ingest call is never lost, and a tenant that ingests needs no
+  other write for its reads;
 - **the write-behind flush**: every :data:`FLUSH_INTERVAL_SECONDS` (0.5 s), one
   transaction for all tenants with pending calls, and none when nothing is pending.
   A read call is therefore durable at most one interval plus one flush after its answer;
@@ -26,9 +27,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
@@ -90,18 +90,20 @@ class ApiCallMeter:
         for tenant, hours in taken.items():
             self._pending.setdefault(tenant, Counter()).update(hours)
 
-    async def carry(
-        self, data: TenantData, runtime: Any, _violations: Sequence[Any], _scores: Sequence[Any]
-    ) -> None:
-        """A pipeline transaction hook: the tenant's pending calls commit with its write."""
+    async def take(self, data: TenantData, hour: datetime) -> int:
+        """The tenant's pending calls, to commit with ``data``'s transaction (the ingest's):
+        those of ``hour`` are returned for the caller's own usage row (no statement of our
+        own), any of other hours (an hour just ended) are added here, earlier first."""
         tenant = data.scope.tenant_id
         hours = self._pending.pop(tenant, None)
         if not hours:
-            return
+            return 0
         ledger = data.repository(_UsageLedger)
         ledger.on_rollback(lambda: self._restore({tenant: hours}))
-        for hour, calls in sorted(hours.items()):  # ascending, as the flush locks them
-            await ledger.add(hour, api_calls=calls)
+        for earlier, calls in sorted(hours.items()):
+            if earlier != hour:
+                await ledger.add(earlier, api_calls=calls)
+        return hours.get(hour, 0)
 
     async def flush(self) -> None:
         """Stores every pending call in one transaction (none when nothing is pending)."""

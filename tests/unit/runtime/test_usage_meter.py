@@ -41,15 +41,18 @@ async def _stored(store: Store, scope: TenantScope) -> dict[datetime, int]:
     return {row.hour.replace(tzinfo=UTC): row.api_calls for row in rows}
 
 
-async def test_a_tenants_write_carries_its_pending_calls(store: Store) -> None:
+async def test_an_ingest_takes_its_tenants_pending_calls(store: Store) -> None:
     meter = ApiCallMeter(store)
     for _ in range(3):
         meter.count("acme", HOUR)
+    meter.count("acme", HOUR - timedelta(hours=1))  # an hour that just ended
     meter.count("globex", HOUR)
     async with store.write(ACME) as data:
-        await meter.carry(data, None, [], [])
+        taken = await meter.take(data, HOUR)
+        await data.usage.add(HOUR, events=1, api_calls=taken)  # what the pipeline writes
+    assert taken == 3
     assert (meter.pending("acme"), meter.pending("globex")) == (0, 1)
-    assert await _stored(store, ACME) == {HOUR: 3}
+    assert await _stored(store, ACME) == {HOUR - timedelta(hours=1): 1, HOUR: 3}
     assert await _stored(store, GLOBEX) == {}
 
 
@@ -60,7 +63,7 @@ async def test_a_rolled_back_write_gives_the_calls_back(store: Store) -> None:
 
     async def failing_write() -> None:
         async with store.write(ACME) as data:
-            await meter.carry(data, None, [], [])
+            await data.usage.add(HOUR, api_calls=await meter.take(data, HOUR))
             meter.count("acme", HOUR)  # a call answered meanwhile stays pending too
             raise RuntimeError("e.g. a unique violation of another replica's batch")
 
