@@ -362,3 +362,25 @@ def test_canary_rollout_takes_the_pool_template_from_the_chart() -> None:
     assert hpa["spec"]["scaleTargetRef"]["name"] == rollout["metadata"]["name"]
     # the analysis can tell canary from stable only if Prometheus keeps the pod-template hash
     assert "rollouts-pod-template-hash" in one(docs, "ServiceMonitor")["spec"]["podTargetLabels"]
+
+
+def test_metrics_token_and_tenant_label_reach_the_pool_and_its_scraper() -> None:
+    def pool_env(docs: list[dict[str, Any]]) -> dict[str, Any]:
+        (container,) = one(docs, "Deployment", "-pool")["spec"]["template"]["spec"]["containers"]
+        return {e["name"]: e for e in container["env"]}
+
+    default = rendered("monitoring")
+    assert not {"OTTC_METRICS_TOKEN", "OTTC_METRICS_TENANT_LABEL"} & set(pool_env(default))
+    assert "authorization" not in one(default, "ServiceMonitor")["spec"]["endpoints"][0]
+    out = render(
+        "-f", str(VALUE_SETS["monitoring"]),
+        "--set", "monitoring.metrics.tokenSecret.name=pool-metrics",
+        "--set", "monitoring.metrics.tenantLabel=false",
+    ).stdout  # fmt: skip
+    docs = [doc for doc in yaml.safe_load_all(out) if doc]
+    env = pool_env(docs)
+    secret = {"secretKeyRef": {"name": "pool-metrics", "key": "token"}}
+    assert env["OTTC_METRICS_TOKEN"]["valueFrom"] == secret
+    assert env["OTTC_METRICS_TENANT_LABEL"]["value"] == "false"
+    endpoint = one(docs, "ServiceMonitor")["spec"]["endpoints"][0]
+    assert endpoint["authorization"] == {"type": "Bearer", "credentials": secret["secretKeyRef"]}
