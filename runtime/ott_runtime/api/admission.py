@@ -35,6 +35,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ott_runtime.api.guards import authenticated_by_guard
 from ott_runtime.api.problems import problem_response
 
 if TYPE_CHECKING:
@@ -191,8 +192,9 @@ class AdmitIngest:
         key = presented_key(Headers(scope=scope))
         if key is None:
             return None
+        found = authenticated_by_guard(scope, key)  # the request guard's lookup, if any
         try:  # cached by the directory: the dependency's own lookup right after hits it
-            found = await self.service.store.directory.authenticate(key)
+            found = found or await self.service.store.directory.authenticate(key)
         except Exception:  # e.g. the database is down: authentication answers for it
             log.debug("admission: key lookup failed; leaving the request to authentication")
             return None

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from ott_runtime.api.guards import authenticated_by_guard
 from ott_runtime.api.metrics import Metrics
 from ott_runtime.api.problems import Problem
 from ott_runtime.api.ratelimit import RateLimiter, per_second_for, retry_after_header
@@ -59,7 +60,8 @@ async def authenticated_scope(
             "unauthorized",
             _UNAUTHORIZED,
         )
-    scope = await service.store.directory.authenticate(api_key)
+    scope = authenticated_by_guard(request.scope, api_key)  # looked up before the body
+    scope = scope or await service.store.directory.authenticate(api_key)
     if scope is None:
         raise Problem(
             401, "Unauthorized", "the API key is unknown or revoked", "unauthorized", _UNAUTHORIZED

@@ -18,6 +18,7 @@ bytes still unread closes the connection, so the server does not read the rest.
 from __future__ import annotations
 
 import asyncio
+import hmac
 from typing import Final
 from urllib.parse import parse_qs
 
@@ -28,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ott_runtime.api.limits import HttpLimits, body_limit
 from ott_runtime.api.problems import Problem, problem_response
 from ott_runtime.ingest.service import RuntimeService
+from ott_runtime.storage import TenantScope
 
 # same answers as the routes' own authentication (api.dependencies)
 _UNAUTHORIZED: Final = {"WWW-Authenticate": 'Bearer realm="ottc"'}
@@ -36,6 +38,20 @@ BAD_KEY_DETAIL: Final = "the API key is unknown or revoked"
 # POST /v1/events also takes a body without Content-Type as JSON (older clients send
 # bytes alone); GraphQL over HTTP asks for application/json
 _JSON_ROUTES: Final = {"/v1/events": False, "/v1/graphql": True}  # path -> type required
+
+
+# the guard's lookup, handed to the route's authentication in the request's scope state
+_AUTHENTICATED: Final = "ottc.authenticated"
+
+
+def authenticated_by_guard(scope: Scope, api_key: str) -> TenantScope | None:
+    """The tenant the guard found for ``api_key`` in this request, if it looked it up
+    (so the route does not repeat the lookup and its span)."""
+    found = scope.get("state", {}).get(_AUTHENTICATED)
+    if found is None or not hmac.compare_digest(found[0], api_key):
+        return None
+    tenant: TenantScope = found[1]
+    return tenant
 
 
 def presented_key(headers: Headers) -> str | None:
@@ -147,7 +163,7 @@ class RequestGuard:
             key = presented_key(headers)
             if key is None:
                 return Problem(401, "Unauthorized", NO_KEY_DETAIL, "unauthorized", _UNAUTHORIZED)
-            if await self._unknown(key):
+            if await self._unknown(scope, key):
                 return Problem(401, "Unauthorized", BAD_KEY_DETAIL, "unauthorized", _UNAUTHORIZED)
         declared = _declared_length(headers)
         if declared is not None and declared > limit:
@@ -165,11 +181,15 @@ class RequestGuard:
             )  # fmt: skip
         return None
 
-    async def _unknown(self, key: str) -> bool:
+    async def _unknown(self, scope: Scope, key: str) -> bool:
         try:
-            return await self.service.store.directory.authenticate(key) is None
+            tenant = await self.service.store.directory.authenticate(key)
         except Exception:  # the route authenticates again and answers the error
             return False
+        if tenant is None:
+            return True
+        scope.setdefault("state", {})[_AUTHENTICATED] = (key, tenant)
+        return False
 
     async def _run(self, scope: Scope, receive: Receive, send: Send, body: _LimitedBody) -> None:
         started = False
