@@ -198,6 +198,22 @@ def test_slow_half_sent_and_idle_connections_are_closed(server: KillableServer, 
         status, headers, body = read_response(sock)
         assert (status, headers["content-type"]) == (408, PROBLEM), body
         assert closed_by_server(sock)
+    with connect(server) as sock:  # a body the route answered without reading, trickling on
+        sock.sendall(
+            head("POST", "/v1/notifications/dead-letters/none/retry", f"X-API-Key: {key}",
+                 "Content-Length: 100") + b"{"
+        )  # fmt: skip
+        assert read_response(sock)[0] == 404
+        sent = 1  # every byte resets uvicorn's keep-alive timer; the body timeout holds
+        while sent < 100 and not answered(sock):
+            try:
+                sock.sendall(b" ")
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += 1
+            time.sleep(0.1)
+        assert sent < 100
+        assert closed_by_server(sock)
     with connect(server) as sock:  # a kept-alive connection left idle after its answer
         sock.sendall(head("GET", "/healthz"))
         assert read_response(sock)[0] == 200
