@@ -81,6 +81,15 @@ class NoWindows:
     def observe(self, event: Any) -> dict[str, Any]:
         return {}
 
+    def begin(self) -> None:  # nothing kept: nothing to journal or undo
+        pass
+
+    def commit(self) -> None:
+        pass
+
+    def rollback(self) -> None:
+        pass
+
 
 async def fill(service: RuntimeService, now: datetime) -> None:
     """Bulk inserts, a transaction per chunk, each with the rollup call the ingest makes."""

@@ -48,6 +48,15 @@ class NoWindows:
     def observe(self, event: Mapping[str, Any]) -> Mapping[str, Any]:
         return {}
 
+    def begin(self) -> None:  # nothing kept: nothing to journal or undo
+        pass
+
+    def commit(self) -> None:
+        pass
+
+    def rollback(self) -> None:
+        pass
+
 
 class HitScorer:
     async def score(self, batch: Sequence[ScoringInput]) -> Sequence[RiskScore | None]:
