@@ -1,5 +1,8 @@
-"""Models benchmark: NAB (three profiles, per category, beside the anchors), the OTT
-benchmark (per anomaly kind and per session risk kind), and serving latency.
+"""Models benchmark: NAB leave-one-category-out and in-sample (three profiles, per held-out
+category, beside the anchors under the same protocol), the OTT benchmark (alert level chosen
+on seeds 0-4, reported on seeds 100-109, per anomaly kind; sessions per risk kind), the cost
+of the evaluation (seconds per 1,000 rows, peak memory) and serving latency. Forecasts are
+cached under .artifacts/cache/forecasts/ (the first run trains every LSTM: tens of minutes).
 
 Run: `ottc bench models` (or `python tests/bench/bench_models.py`); OTTC_BENCH_QUICK=1 runs a
 smoke-sized version (two NAB categories, fewer series and sessions).
@@ -21,63 +24,45 @@ import numpy as np
 from ott_runtime.benchreport import BenchReport, percentile
 from ott_runtime.models.evaluation.nab_corpus import default_nab_dir
 from ott_runtime.models.evaluation.ott_benchmark import generate_sessions
-from ott_runtime.models.evaluation.runs import (
-    NAB_ANCHORS,
+from ott_runtime.models.evaluation.protocols import (
+    OTT_REPORT_SEEDS,
+    OTT_TUNE_SEEDS,
+    PROTOCOLS,
     evaluate_nab,
-    evaluate_ott_series,
-    evaluate_ott_sessions,
+    evaluate_ott,
 )
+from ott_runtime.models.evaluation.reporting import nab_tables, ott_tables
+from ott_runtime.models.evaluation.runs import evaluate_ott_sessions
 
 QUICK = os.environ.get("OTTC_BENCH_QUICK") == "1"
 
 
 def nab_reports() -> list[BenchReport]:
+    """The detector leave-one-category-out (the headline) and in-sample (labelled so)."""
     categories = {"artificialWithAnomaly", "realAdExchange"} if QUICK else None
     started = time.perf_counter()
-    score = evaluate_nab(default_nab_dir(), categories=categories, progress=print)
-    profiles = list(score.profiles)
-    overall = BenchReport(
-        "models_nab", "NAB subset, normalised (null 0, perfect 100)", ["detector", *profiles]
-    )
-    overall.add(
-        detector="LSTM residual likelihood + seasonal deviation + breakouts (this)",
-        **{p: round(score.overall[p], 1) for p in profiles},
-    )
-    for name, anchor in NAB_ANCHORS.items():
-        overall.add(detector=f"{name} (anchor)", **anchor)
-    overall.note(f"corpus {default_nab_dir()}" + (" (quick: 2 categories)" if QUICK else ""))
-    overall.note(
+    evaluation = evaluate_nab(default_nab_dir(), PROTOCOLS, categories, progress=print)
+    tables = nab_tables(evaluation, str(default_nab_dir()) + (" (quick: 2 categories)" * QUICK))
+    tables[0].note(
         f"wall time {time.perf_counter() - started:.0f} s on {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.1f} at the end"
     )
-    per_category = BenchReport(
-        "models_nab_categories",
-        "NAB per category: score (windows hit/missed, false positives)",
-        ["category", *profiles],
-    )
-    for category in score.categories[profiles[0]]:
-        cells = {}
-        for profile in profiles:
-            item = score.categories[profile][category]
-            shown = "-" if item.score is None else f"{item.score:.1f}"
-            cells[profile] = f"{shown} ({item.tp}/{item.fn}, fp {item.fp})"
-        per_category.add(category=category, **cells)
-    return [overall, per_category]
+    return tables
 
 
 def ott_reports() -> list[BenchReport]:
     started = time.perf_counter()
-    series_rows = evaluate_ott_series(n_series=2 if QUICK else 4, days=7 if QUICK else 10)
-    series_seconds = time.perf_counter() - started
-    series = BenchReport(
-        "models_ott_series",
-        "OTT viewing series: injected anomalies (segment level)",
-        ["kind", "precision", "recall", "f1", "accuracy", "tp", "fn", "fp", "tn"],
+    evaluation = evaluate_ott(
+        tune_seeds=OTT_TUNE_SEEDS[:2] if QUICK else OTT_TUNE_SEEDS,
+        report_seeds=OTT_REPORT_SEEDS[:2] if QUICK else OTT_REPORT_SEEDS,
+        n_series=2 if QUICK else 4,
+        days=7 if QUICK else 10,
+        progress=print,
     )
-    for row in series_rows:
-        series.add(**row.as_row())
-    series.note("targets: F1 > 0.9 and accuracy > 0.96 (all kinds)")
-    series.note(f"wall time {series_seconds:.0f} s, load average {os.getloadavg()[0]:.1f}")
+    tables = ott_tables(evaluation)
+    tables[0].note(
+        f"wall time {time.perf_counter() - started:.0f} s, load average {os.getloadavg()[0]:.1f}"
+    )
     sessions = BenchReport(
         "models_ott_sessions",
         "OTT sessions: violation-prone kinds (test split)",
@@ -85,7 +70,7 @@ def ott_reports() -> list[BenchReport]:
     )
     for session_row in evaluate_ott_sessions(n_sessions=1000 if QUICK else 3000):
         sessions.add(**session_row)
-    return [series, sessions]
+    return [*tables, sessions]
 
 
 Timings = tuple[list[float], list[float]]  # wall ms, process CPU ms (all threads)

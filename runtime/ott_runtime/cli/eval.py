@@ -1,9 +1,9 @@
-"""`ottc eval`: NAB (three profiles, per category, beside the anchors) and the OTT benchmark."""
+"""`ottc eval`: NAB (three profiles, per category, beside the anchors) and the OTT benchmark,
+every figure under a named protocol."""
 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,15 @@ import click
     ),
 )
 @click.option("--ott", is_flag=True, help="Run the generated OTT benchmark.")
+@click.option(
+    "--protocol",
+    "protocols",
+    type=click.Choice(["loco", "in-sample"]),
+    multiple=True,
+    help="How NAB settings and thresholds are chosen: 'loco' (leave-one-category-out: each "
+    "category scored with choices made on the others) and/or 'in-sample' (NAB's own: chosen "
+    "on every file, so optimistic) [loco].",
+)
 @click.option("--category", "categories", multiple=True, help="Only these NAB categories.")
 @click.option(
     "--out",
@@ -29,105 +38,114 @@ import click
     show_default=True,
     help="Where the JSON results go.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="OTT benchmark seed.")
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="OTT: report on this seed only (the alert level is still chosen on seeds 0-4).",
+)
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Recompute every forecast (otherwise kept under .artifacts/cache/forecasts/).",
+)
 def eval_command(
-    nab_dir: Path | None, ott: bool, categories: tuple[str, ...], out: Path, seed: int
+    nab_dir: Path | None,
+    ott: bool,
+    protocols: tuple[str, ...],
+    categories: tuple[str, ...],
+    out: Path,
+    seed: int | None,
+    no_cache: bool,
 ) -> None:
     """Evaluate the detectors. Without --ott, NAB runs; with --ott only, only OTT runs.
 
+    Every figure names its protocol: on NAB, leave-one-category-out by default (each of the
+    five categories scored with the setting and thresholds chosen on the other four); on the
+    OTT benchmark, the alert level chosen on seeds 0-4 and the result reported on seeds
+    100-109.
+
     \b
     Examples:
-      ottc eval                      # the bundled NAB subset (29 files)
-      ottc eval --nab DIR            # any corpus in NAB's layout
-      ottc eval --ott                # the generated OTT benchmark
+      ottc eval                          # the bundled NAB subset (29 files), LOCO
+      ottc eval --protocol in-sample     # NAB's own protocol (optimistic), labelled so
+      ottc eval --nab DIR                # any corpus in NAB's layout
+      ottc eval --ott                    # the generated OTT benchmark
     """
     from rich.console import Console
 
+    from ott_runtime.models.evaluation.forecast_cache import DEFAULT_CACHE_DIR
     from ott_runtime.models.evaluation.nab_corpus import CorpusError, default_nab_dir
 
     console = Console()
+    cache = None if no_cache else DEFAULT_CACHE_DIR
     results: dict[str, Any] = {}
     if nab_dir is not None or not ott:
         corpus = nab_dir or default_nab_dir()
         if not corpus.is_dir():  # an install without the package data, or a bad OTTC_NAB_DIR
             raise click.ClickException(f"no NAB corpus at {corpus}: pass --nab DIR")
         try:
-            results["nab"] = _run_nab(console, corpus, set(categories) or None)
+            results["nab"] = _run_nab(
+                console, corpus, protocols or ("loco",), set(categories) or None, cache
+            )
         except CorpusError as error:
             raise click.ClickException(str(error)) from error
+        except ValueError as error:  # e.g. one category left: nothing to hold out
+            raise click.ClickException(str(error)) from error
     if ott:
-        results["ott"] = _run_ott(console, seed)
+        results["ott"] = _run_ott(console, seed, cache)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     console.print(f"wrote {out}")
 
 
-def _run_nab(console: Any, corpus: Path, categories: set[str] | None) -> dict[str, Any]:
-    from rich.table import Table
+def _run_nab(
+    console: Any,
+    corpus: Path,
+    protocols: tuple[str, ...],
+    categories: set[str] | None,
+    cache: Path | None,
+) -> dict[str, Any]:
+    from ott_runtime.models.evaluation.protocols import evaluate_nab
+    from ott_runtime.models.evaluation.reporting import nab_tables, render
 
-    from ott_runtime.models.evaluation.runs import NAB_ANCHORS, evaluate_nab
-
-    started = time.perf_counter()
     with console.status("NAB") as status:
-        score = evaluate_nab(
-            corpus, categories=categories, progress=lambda n: status.update(f"NAB {n}")
+        evaluation = evaluate_nab(
+            corpus,
+            protocols,
+            categories,
+            progress=lambda n: status.update(f"NAB {n}"),
+            cache_dir=cache,
         )
-    seconds = time.perf_counter() - started
-    table = Table(title=f"NAB ({corpus}), normalised: null 0, perfect 100")
-    profiles = list(score.profiles)
-    table.add_column("detector")
-    for profile in profiles:
-        table.add_column(profile, justify="right")
-    table.add_row(
-        "this detector (LSTM)", *(f"{score.overall[p]:.1f}" for p in profiles), style="bold"
-    )
-    for name, anchor in NAB_ANCHORS.items():
-        table.add_row(f"{name} (anchor)", *(f"{anchor[p]:.1f}" for p in profiles))
-    table.caption = (
-        "anchors: NAB's published detectors on the whole bundled 29-file subset; "
-        f"this run: {seconds:.0f} s"
-    )
-    console.print(table)
-    per_category = Table(title="NAB per category (score; windows hit/missed; false positives)")
-    per_category.add_column("category")
-    for profile in profiles:
-        per_category.add_column(profile, justify="right")
-    for category in score.categories[profiles[0]]:
-        cells = []
-        for profile in profiles:
-            item = score.categories[profile][category]
-            shown = "-" if item.score is None else f"{item.score:.1f}"
-            cells.append(f"{shown}  {item.tp}/{item.fn}  fp {item.fp}")
-        per_category.add_row(category, *cells)
-    console.print(per_category)
-    return {
-        "corpus": str(corpus),
-        "profiles": score.to_json(),
-        "anchors": NAB_ANCHORS,
-        "seconds": round(seconds, 1),
-    }
+    for table in nab_tables(evaluation, str(corpus)):
+        console.print(render(table))
+    return {"corpus": str(corpus), **evaluation.to_json()}
 
 
-def _run_ott(console: Any, seed: int) -> dict[str, Any]:
+def _run_ott(console: Any, seed: int | None, cache: Path | None) -> dict[str, Any]:
+    from ott_runtime.models.evaluation.protocols import OTT_REPORT_SEEDS, evaluate_ott
+    from ott_runtime.models.evaluation.reporting import ott_tables, render
+    from ott_runtime.models.evaluation.runs import evaluate_ott_sessions
+
+    report_seeds = (seed,) if seed is not None else OTT_REPORT_SEEDS
+    with console.status("OTT series") as status:
+        evaluation = evaluate_ott(
+            report_seeds=report_seeds,
+            cache_dir=cache,
+            progress=lambda n: status.update(f"OTT {n}"),
+        )
+    for table in ott_tables(evaluation):
+        console.print(render(table))
+    with console.status("OTT sessions"):
+        session_rows = evaluate_ott_sessions(report_seeds[0])
     from rich.table import Table
 
-    from ott_runtime.models.evaluation.runs import evaluate_ott_series, evaluate_ott_sessions
-
-    with console.status("OTT series") as status:
-        series_rows = [
-            m.as_row()
-            for m in evaluate_ott_series(seed, progress=lambda n: status.update(f"OTT {n}"))
-        ]
-    with console.status("OTT sessions"):
-        session_rows = evaluate_ott_sessions(seed)
-    for title, rows in (
-        ("OTT series anomalies (segments)", series_rows),
-        ("OTT sessions", session_rows),
-    ):
-        table = Table(title=title)
-        for column in rows[0]:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*(str(v) for v in row.values()))
-        console.print(table)
-    return {"series": series_rows, "sessions": session_rows}
+    sessions = Table(
+        title=f"OTT sessions (seed {report_seeds[0]}: trained on 60 %, scored on the last 20 %)"
+    )
+    for column in session_rows[0]:
+        sessions.add_column(column)
+    for row in session_rows:
+        sessions.add_row(*(str(v) for v in row.values()))
+    console.print(sessions)
+    return {"series": evaluation.to_json(), "sessions": session_rows}

@@ -2,11 +2,12 @@
 
 The same settings serve every series (no per-file tuning): the forecaster learns on the first
 stretch of the series (NAB's probationary period: 15 % of it, at most 750 rows), then scores
-the rest causally and is fine-tuned on recent history every ``refit_every`` rows. Its one-step
-residuals, the seasonal deviation of the value and range breakouts become one score per row
-(:mod:`.threshold`), and an onset gate reports each excursion once; after an onset, lower
-scores stay silent for a rest period (on a whole series: the warm-up's length, at least
-``ThresholdConfig.rest``).
+the rest causally and is fine-tuned on recent history every ``refit_every`` rows
+(:class:`ForecastSchedule`). Its one-step residuals and the values become four scale-free
+signals per row (:mod:`.threshold`, :mod:`.signals`), voted into one score and gated
+(:mod:`.alerting`): an onset gate reports each excursion once, and after an onset lower scores
+stay silent for ``AlertConfig.rest_warmups`` warm-up lengths. Live, ``prime`` feeds recent
+history through the same signals and ``update`` scores one bucket at a time.
 """
 
 from __future__ import annotations
@@ -17,36 +18,42 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from ott_runtime.models.series.alerting import (
+    AlertConfig,
+    StreamingScorer,
+    onset_series,
+    signal_series,
+)
 from ott_runtime.models.series.lstm import (
     LstmConfig,
     LstmForecaster,
-    Scaler,
     Timestamps,
     calendar_features,
 )
-from ott_runtime.models.series.seasonal import SeasonalDeviation, daily_period
-from ott_runtime.models.series.threshold import (
-    BREAKOUT_SCORE,
-    OnsetGate,
-    RangeBreakout,
-    ResidualLikelihood,
-    ThresholdConfig,
-)
+from ott_runtime.models.series.seasonal import daily_period
+from ott_runtime.models.series.threshold import ThresholdConfig
 
 FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
-class DetectorConfig:
-    lstm: LstmConfig = field(default_factory=LstmConfig)
-    threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
+class ForecastSchedule:
+    """When the forecaster learns on a whole series: the warm-up, then periodic fine-tuning."""
+
     warmup_fraction: float = 0.15
     warmup_max: int = 750
     warmup_min: int = 120
     refit_every: int = 1500
     refit_history: int = 3000
     refit_epochs: int = 2
-    rest_warmups: float = 1.0  # on a whole series: rest period = this many warm-up lengths
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    lstm: LstmConfig = field(default_factory=LstmConfig)
+    threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
+    schedule: ForecastSchedule = field(default_factory=ForecastSchedule)
+    alert: AlertConfig = field(default_factory=AlertConfig)
 
 
 @dataclass(frozen=True)
@@ -57,32 +64,6 @@ class SeriesScore:
     score: float
     onset: float
     alert: bool
-
-
-class StreamingScorer:
-    """Residual likelihood, seasonal deviation and breakouts combined, then the onset gate."""
-
-    def __init__(
-        self, config: ThresholdConfig, scaler: Scaler, period: int, rest: int, counts: bool
-    ) -> None:
-        self.config = config
-        self.scaler = scaler
-        self.likelihood = ResidualLikelihood(config)
-        self.seasonal = SeasonalDeviation(config, period, log_scale=counts)
-        self.breakout = RangeBreakout(config.breakout_margin)
-        self.gate = OnsetGate(max(rest, config.rest), config.max_delay)
-
-    def step(self, value: float, residual: float, scored: bool = True) -> tuple[float, float]:
-        """(anomaly score, onset score) of one row; ``scored=False`` only learns from it."""
-        cfg = self.config
-        score = self.likelihood.step(residual)
-        scaled = float(self.scaler.transform(np.array([value]))[0])
-        score = max(score, self.seasonal.step(value, scaled))
-        if self.breakout.step(value) and self.likelihood.last_z >= cfg.breakout_min_z:
-            score = max(score, BREAKOUT_SCORE + (1 - BREAKOUT_SCORE) * score)
-        if not scored:
-            score = 0.0
-        return score, self.gate.step(score)
 
 
 class SeriesAnomalyDetector:
@@ -97,15 +78,15 @@ class SeriesAnomalyDetector:
         )
 
     def warmup_rows(self, n_rows: int) -> int:
-        cfg = self.config
+        cfg = self.config.schedule
         return int(max(cfg.warmup_min, min(cfg.warmup_fraction * n_rows, cfg.warmup_max)))
 
     def residual_series(self, timestamps: Timestamps, values: FloatArray) -> FloatArray:
         """Causal one-step residuals of a whole series (in-sample during the warm-up)."""
-        cfg = self.config
+        cfg = self.config.schedule
         n_rows = len(values)
         warmup = self.warmup_rows(n_rows)
-        lookback = cfg.lstm.lookback
+        lookback = self.config.lstm.lookback
         if n_rows <= warmup + 1:
             raise ValueError(f"series of {n_rows} rows is too short (warm-up {warmup})")
         self.forecaster.fit(timestamps[:warmup], values[:warmup])
@@ -133,21 +114,46 @@ class SeriesAnomalyDetector:
     ) -> FloatArray:
         """The onset scores of a whole series from its residuals (the forecaster's scaler)."""
         warmup = self.warmup_rows(len(values))
-        rest = int(self.config.rest_warmups * warmup)
-        self.scorer = self._new_scorer(timestamps, values[:warmup], rest)
-        onsets = np.zeros(len(values))
-        for row, (value, residual) in enumerate(zip(values, residuals, strict=True)):
-            onsets[row] = self.scorer.step(float(value), float(residual), row >= warmup)[1]
+        signals = self.signal_series(timestamps, values, residuals)
         self._remember(timestamps, values)
-        return onsets
+        return onset_series(
+            signals,
+            self.config.alert,
+            warmup,
+            self.rest_rows(warmup),
+            self.config.threshold.max_delay,
+        )
 
-    def _new_scorer(self, timestamps: Timestamps, seen: FloatArray, rest: int) -> StreamingScorer:
-        """A scorer for this series; ``seen``: the values it learns from (counts or not)."""
+    def signal_series(
+        self, timestamps: Timestamps, values: FloatArray, residuals: FloatArray
+    ) -> FloatArray:
+        """Every row's signals (``alerting.SIGNALS``), which no ``AlertConfig`` changes."""
+        warmup = self.warmup_rows(len(values))
+        period, counts = self._series_kind(timestamps, values[:warmup])
+        assert self.forecaster.scaler is not None
+        values = np.asarray(values, dtype=np.float64)
+        residuals = np.asarray(residuals, dtype=np.float64)
+        return signal_series(
+            values, residuals, self.config.threshold, self.forecaster.scaler, period, counts
+        )
+
+    def rest_rows(self, warmup: int) -> int:
+        return max(int(self.config.alert.rest_warmups * warmup), 1)
+
+    def _series_kind(self, timestamps: Timestamps, seen: FloatArray) -> tuple[int, bool]:
+        """Rows per day and whether the values are counts (never negative while warming up)."""
         if self.forecaster.scaler is None:
             raise RuntimeError("forecaster is not fitted")
-        period = daily_period(timestamps)
-        counts = bool(len(seen)) and float(np.min(seen)) >= 0.0
-        return StreamingScorer(self.config.threshold, self.forecaster.scaler, period, rest, counts)
+        return daily_period(timestamps), bool(len(seen)) and float(np.min(seen)) >= 0.0
+
+    def _new_scorer(self, timestamps: Timestamps, seen: FloatArray) -> StreamingScorer:
+        """A live scorer for this series, learning from ``seen``."""
+        period, counts = self._series_kind(timestamps, seen)
+        assert self.forecaster.scaler is not None
+        rest = self.rest_rows(self.warmup_rows(len(seen)))
+        return StreamingScorer(
+            self.config.threshold, self.config.alert, self.forecaster.scaler, period, rest, counts
+        )
 
     def _remember(self, timestamps: Timestamps, values: FloatArray) -> None:
         tail = self.config.lstm.lookback + 1
@@ -168,7 +174,7 @@ class SeriesAnomalyDetector:
         residuals = np.zeros(len(values))
         lookback = self.config.lstm.lookback
         residuals[lookback:] = self.forecaster.residuals(timestamps, values)
-        self.scorer = self._new_scorer(timestamps, values, 0)
+        self.scorer = self._new_scorer(timestamps, values)
         for value, residual in zip(values, residuals, strict=True):
             self.scorer.step(float(value), float(residual), scored=False)
         self._remember(timestamps, values)

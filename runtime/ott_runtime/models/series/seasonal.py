@@ -22,7 +22,8 @@ from collections import deque
 import numpy as np
 import numpy.typing as npt
 
-from ott_runtime.models.series.threshold import RingBuffer, ThresholdConfig, robust_z
+from ott_runtime.models.series.signals import RobustZ
+from ott_runtime.models.series.threshold import RingBuffer, ThresholdConfig
 
 DAY_SECONDS = 24 * 3600
 MIN_PERIOD_ROWS = 4
@@ -50,7 +51,7 @@ class SeasonalDeviation:
         self.smooth = max(config.seasonal_min_smooth, smooth) if period else 1
         self.recent = RingBuffer(self.smooth)
         self.memory: deque[float] = deque(maxlen=max(period, 1))  # cleaned smoothed values
-        self.deviations = RingBuffer(config.seasonal_window)
+        self.deviations = RobustZ(config.seasonal_window, max(period // 2, 1), floor=1e-9)
         self.sustain: deque[float] = deque(maxlen=max(1, self.smooth // 2))
 
     def step(self, value: float, scaled_value: float) -> float:
@@ -68,7 +69,7 @@ class SeasonalDeviation:
             yesterday = self.memory[0]
             if not np.isnan(yesterday):
                 deviation = smoothed - yesterday
-                z = abs(robust_z(deviation, self.deviations, self.period // 2))
+                z = abs(self.deviations.z(deviation))
                 flagged = z > cfg.seasonal_clean_z
                 self.flagged_run = self.flagged_run + 1 if flagged else 0
                 if flagged and self.flagged_run <= self.period:

@@ -1,42 +1,52 @@
 """From LSTM residuals to an anomaly score, causally, one row at a time (no global cut-off).
 
-Three signals, each computed from the rows up to the current one only:
+The signals (each from the rows up to the current one only, all scale-free):
 
 * **Residual likelihood** (Numenta's "anomaly likelihood", Ahmad et al. 2017): the LSTM's
-  one-step residual becomes a robust z-score against the median and IQR of the residuals before
-  it (the spread no narrower than 5 % of the series' own IQR, so a near-perfect forecast of a
-  clean synthetic series does not turn rounding noise into alarms); the short-term mean of
-  those z-scores is compared with the long-term distribution of such means (a rolling
-  Gaussian), and the tail probability becomes the score. A lone large residual
-  in a noisy stretch scores lower than a run of moderately large ones in a quiet one.
+  one-step residual becomes a robust z-score against the median and MAD of the residuals
+  before it (:class:`.signals.RobustZ`; the spread no narrower than ``scale_floor`` of the
+  series' own spread, so a near-perfect forecast of a clean synthetic series does not turn
+  rounding noise into alarms); the short-term mean of those z-scores is compared with the
+  long-term distribution of such means (a rolling Gaussian), and the tail probability becomes
+  the score. A lone large residual in a noisy stretch scores lower than a run of moderately
+  large ones in a quiet one.
 * **Seasonal deviation** (:mod:`.seasonal`): the smoothed value against the same time of day
   the day before, so a broken daily pattern shows even when each step is well forecast.
+* **Level surprise**: the value's own robust z-score against its recent rows, ranked against
+  the series' history of such z-scores (:class:`.signals.TailCalibration`), so a value far
+  outside its usual range scores whatever the unit, even when the forecaster follows it.
 * **Range breakout**: a value beyond every value seen so far, which the forecast also missed,
-  scores at least 0.9 (as Numenta's detector does with its "spatial anomaly").
+  scores at least ``BREAKOUT_SCORE`` (Numenta's detector does the same with its "spatial
+  anomaly").
 
-The combined score then passes an :class:`OnsetGate`, which reports each excursion once.
+:mod:`.alerting` combines them and passes the result through an :class:`OnsetGate`, which
+reports each excursion once.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from ott_runtime.models.series.signals import RobustZ
+
 FloatArray = npt.NDArray[np.float64]
 BREAKOUT_SCORE = 0.9
-IQR_TO_SIGMA = 1 / 1.349  # the IQR of a normal distribution is 1.349 sigma
 LOG10 = math.log(10.0)
 
 
 @dataclass(frozen=True)
 class ThresholdConfig:
-    window: int = 1000  # residuals kept for the rolling median and IQR
+    """Fixed constants of the signals (the settings searched by LOCO are in ``AlertConfig``)."""
+
+    window: int = 1000  # residuals kept for the rolling median and MAD
     min_history: int = 30  # residuals needed before a residual gets a z-score
     z_clip: float = 20.0  # larger z-scores carry no more information
-    scale_floor: float = 0.05  # smallest residual spread, in units of the series' IQR
+    scale_floor: float = 0.05  # smallest residual spread, in units of the series' spread
     short_window: int = 10  # rows in the short-term mean of the z-scores
     long_window: int = 8000  # short-term means kept for their long-term Gaussian
     long_min_history: int = 100
@@ -45,10 +55,11 @@ class ThresholdConfig:
     breakout_min_z: float = 3.0  # a new extreme counts only when the forecast missed it too
     seasonal_smooth: float = 1 / 24  # smoothing window, as a share of the daily period
     seasonal_min_smooth: int = 6  # rows, at least (hourly data: six hours)
-    seasonal_window: int = 2000  # seasonal deviations kept for their median and IQR
+    seasonal_window: int = 2000  # seasonal deviations kept for their median and MAD
     seasonal_clean_z: float = 4.0  # rows this far off are remembered as their expected value
     seasonal_z_half: float = 12.0  # robust z of the seasonal deviation that maps to 0.5
-    rest: int = 150  # minimum rows after an onset during which a lower score is not news
+    level_window: int = 1000  # rows the value's own robust z-score is taken against
+    level_history: int = 10000  # level z-scores its tail calibration ranks against
     max_delay: int = 12  # a rising run is reported after at most this many rows
     alert_level: float = 0.5  # onset score that raises an alert
 
@@ -71,12 +82,31 @@ class RingBuffer:
         return min(self.count, len(self.data))
 
 
-def robust_z(value: float, history: RingBuffer, min_history: int, floor: float = 1e-9) -> float:
-    """z-score of ``value`` against the median and IQR of ``history`` (0 while too short)."""
-    if len(history) < min_history:
-        return 0.0
-    low, median, high = np.quantile(history.values(), [0.25, 0.5, 0.75])
-    return float((value - median) / max(IQR_TO_SIGMA * float(high - low), floor))
+class RollingGaussian:
+    """Mean and standard deviation of the last ``size`` values (running sums)."""
+
+    def __init__(self, size: int) -> None:
+        self.values: deque[float] = deque(maxlen=size)
+        self.total = 0.0
+        self.squares = 0.0
+
+    def push(self, value: float) -> None:
+        if len(self.values) == self.values.maxlen:
+            old = self.values[0]
+            self.total -= old
+            self.squares -= old * old
+        self.values.append(value)
+        self.total += value
+        self.squares += value * value
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def mean_std(self) -> tuple[float, float]:
+        n = len(self.values)
+        mean = self.total / n
+        variance = max(self.squares - n * mean * mean, 0.0) / max(n - 1, 1)
+        return mean, math.sqrt(variance)
 
 
 def tail_score(z: float, half: float) -> float:
@@ -90,25 +120,23 @@ def tail_score(z: float, half: float) -> float:
 class ResidualLikelihood:
     """Streaming anomaly likelihood of forecast residuals (see the module doc)."""
 
-    def __init__(self, config: ThresholdConfig) -> None:
+    def __init__(self, config: ThresholdConfig, scale_floor: float | None = None) -> None:
         self.config = config
-        self.residuals = RingBuffer(config.window)
-        self.recent_z = RingBuffer(config.short_window)
-        self.means = RingBuffer(config.long_window)
+        floor = config.scale_floor if scale_floor is None else scale_floor
+        self.residuals = RobustZ(config.window, config.min_history, floor=floor)
+        self.recent_z: deque[float] = deque(maxlen=config.short_window)
+        self.means = RollingGaussian(config.long_window)
         self.last_z = 0.0
 
     def step(self, residual: float) -> float:
         cfg = self.config
-        z = robust_z(residual, self.residuals, cfg.min_history, cfg.scale_floor)
-        z = min(abs(z), cfg.z_clip)
-        self.residuals.push(residual)
-        self.recent_z.push(z)
-        short_mean = float(self.recent_z.values().mean())
+        z = min(abs(self.residuals.step(residual)), cfg.z_clip)
+        self.recent_z.append(z)
+        short_mean = sum(self.recent_z) / len(self.recent_z)
         score = 0.0
         if len(self.means) >= cfg.long_min_history:
-            means = self.means.values()
-            spread = max(float(means.std(ddof=1)), 1e-3)
-            score = tail_score((short_mean - float(means.mean())) / spread, cfg.likelihood_half)
+            mean, std = self.means.mean_std()
+            score = tail_score((short_mean - mean) / max(std, 1e-3), cfg.likelihood_half)
         self.means.push(short_mean)
         self.last_z = z
         return score
@@ -135,18 +163,25 @@ class OnsetGate:
     rising rows is one excursion: it is reported (its peak score) on the first row after the
     run, or after ``max_delay`` rows of it, and every other row reports 0. Whatever threshold
     is later applied, a staircase of rising scores is then one detection, not one per step.
+    The rolling maximum is kept in a monotone queue (constant time per row on average).
     """
 
     def __init__(self, rest: int, max_delay: int) -> None:
-        self.recent = RingBuffer(rest)
+        self.rest = max(rest, 1)
         self.max_delay = max_delay
         self.pending = 0.0
         self.run_start = -1
         self.row = 0
+        self._window: deque[tuple[int, float]] = deque()  # (row, score), scores decreasing
 
     def step(self, score: float) -> float:
-        rising = score > 0.0 and score > (self.recent.values().max() if len(self.recent) else 0.0)
-        self.recent.push(score)
+        window = self._window
+        while window and window[0][0] <= self.row - self.rest:
+            window.popleft()
+        rising = score > 0.0 and score > (window[0][1] if window else 0.0)
+        while window and window[-1][1] <= score:
+            window.pop()
+        window.append((self.row, score))
         emitted = 0.0
         if rising:
             if self.pending == 0.0:
