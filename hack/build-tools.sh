@@ -75,8 +75,8 @@ GO
            "k8s.io/kubernetes/cmd/kubectl@$KUBERNETES_VERSION" >/dev/null
     for cmd in kube-apiserver kube-controller-manager kubectl; do
       log "kubernetes $KUBERNETES_VERSION: building $cmd (first build takes several minutes)"
-      go build -trimpath -ldflags "$ld" -o "$bin_dir/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd"
-      mv "$bin_dir/$cmd.tmp" "$bin_dir/$cmd"
+      go build -trimpath -ldflags "$ld" -o "$bin_dir/$cmd.tmp.$$" "k8s.io/kubernetes/cmd/$cmd"
+      mv "$bin_dir/$cmd.tmp.$$" "$bin_dir/$cmd"
     done
   )
 }
@@ -101,8 +101,8 @@ GO
   (
     cd "$dir"
     go mod tidy >/dev/null
-    go build -trimpath -ldflags "-s -w" -o "$bin_dir/etcd.tmp" .
-    mv "$bin_dir/etcd.tmp" "$bin_dir/etcd"
+    go build -trimpath -ldflags "-s -w" -o "$bin_dir/etcd.tmp.$$" .
+    mv "$bin_dir/etcd.tmp.$$" "$bin_dir/etcd"
   )
 }
 
@@ -138,8 +138,8 @@ GO
     go get "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION" >/dev/null
     go build -trimpath \
       -ldflags "-s -w -X $pkg.latestVersion=$JAEGER_VERSION -X $pkg.date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-      -o "$jaeger_bin_dir/jaeger.tmp" github.com/jaegertracing/jaeger/cmd/jaeger
-    mv "$jaeger_bin_dir/jaeger.tmp" "$jaeger_bin_dir/jaeger"
+      -o "$jaeger_bin_dir/jaeger.tmp.$$" github.com/jaegertracing/jaeger/cmd/jaeger
+    mv "$jaeger_bin_dir/jaeger.tmp.$$" "$jaeger_bin_dir/jaeger"
   )
 }
 
