@@ -15,6 +15,12 @@ export async function graphql(apiKey, query, variables = {}) {
     headers: { "Content-Type": "application/json", "X-API-Key": apiKey },
     body: JSON.stringify({ query, variables }),
   });
+  if (response.status === 401) {
+    // a missing or wrong key is refused before the query runs, with a problem document
+    const problem = await response.json().catch(() => ({}));
+    const message = problem.detail || "the API key is unknown or revoked";
+    throw new GraphQLError([{ message, extensions: { code: "UNAUTHENTICATED" } }]);
+  }
   if (!response.ok) throw new Error(`GraphQL HTTP ${response.status}`);
   const body = await response.json();
   if (body.errors && body.errors.length) throw new GraphQLError(body.errors);

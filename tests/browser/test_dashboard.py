@@ -247,6 +247,19 @@ async def test_graphiql_is_served_from_the_package_and_runs_a_query(
     assert errors == []
 
 
+async def test_a_wrong_key_is_reported_as_such(server: Server, browser: Browser) -> None:
+    """GraphQL refuses the key with a 401 problem before running the query; the dashboard
+    says the key is unknown (not an HTTP status)."""
+    page = await browser.new_page()
+    try:
+        await page.goto(f"{server.base}/dashboard/#key=ottc_acme_not_a_key")
+        status = page.locator("#connection[data-state=error]")
+        await status.wait_for(timeout=20_000)
+        assert await status.text_content() == "refused: unknown API key"
+    finally:
+        await page.close()
+
+
 async def test_reconnects_after_a_server_restart(dashboard: Dashboard, server: Server) -> None:
     page = dashboard.page
     await server.stop()
