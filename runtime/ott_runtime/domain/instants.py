@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
 
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 LATEST = datetime.max.replace(tzinfo=UTC)
@@ -60,10 +67,9 @@ def parse_instant(value: Any) -> datetime:
     """An :data:`Instant` from text (or an aware datetime); ValueError with the reason."""
     try:
         return _INSTANT.validate_python(value)
-    except ValueError as error:  # pydantic's ValidationError is a ValueError
-        errors = getattr(error, "errors", None)
-        reason = errors()[0]["msg"] if callable(errors) else str(error)
-        raise ValueError(reason.removeprefix("Value error, ")) from None
+    except ValidationError as error:
+        reason = str(error.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise ValueError(reason) from None
 
 
 def shift(moment: datetime, delta: timedelta) -> datetime:

@@ -62,7 +62,7 @@ class JSONTooDeep(json.JSONDecodeError):
 def json_depth_exceeds(data: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     """Whether the JSON text nests deeper than ``limit`` (strings skipped; C-speed
     passes, then one over the brackets alone, stopping at the first level too deep)."""
-    raw = data.encode() if isinstance(data, str) else data
+    raw = data.encode(errors="replace") if isinstance(data, str) else data
     depth = 0
     for byte in _JSON_STRING.sub(b"", raw).translate(None, _NOT_JSON_BRACKET):
         if byte in _JSON_OPENERS:
