@@ -25,9 +25,7 @@ def safe_cell(value: object) -> object:
     if value is None or isinstance(value, int | float):  # bool is an int
         return value
     text = str(value)
-    formula = text.startswith(FORMULA_PREFIXES) or text.lstrip(" ").startswith(
-        FORMULA_PREFIXES[:4]
-    )
+    formula = text.startswith(FORMULA_PREFIXES) or text.lstrip(" ").startswith(FORMULA_PREFIXES[:4])
     text = _CONTROL.sub(" ", text)
     return f"'{text}" if formula else text
 
