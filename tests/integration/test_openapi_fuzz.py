@@ -1,7 +1,7 @@
 """Schemathesis over our own OpenAPI document and GraphQL schema: whatever it generates,
 valid or not, the API answers without a 5xx and as its schema says; every REST error is an
 RFC 9457 problem document, every GraphQL error a user error with a code (never an internal
-one, never SQL or exception text). Bounded: 12 examples per operation and mode, about 800
+one, never SQL or exception text). Bounded: 12 examples per operation and mode, about 700
 requests; OTTC_FUZZ_EXAMPLES=200 makes a long run."""
 
 from __future__ import annotations
