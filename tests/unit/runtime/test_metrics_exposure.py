@@ -3,6 +3,9 @@ exposition, and the `ottc serve` flags that set them."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+
 import click
 import pytest
 from click.testing import CliRunner
@@ -69,9 +72,22 @@ def test_a_bad_tenant_label_setting_is_named(monkeypatch: pytest.MonkeyPatch) ->
         Metrics()
 
 
-def test_the_serve_flags_set_the_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(TOKEN_ENV, raising=False)
-    monkeypatch.delenv(TENANT_LABEL_ENV, raising=False)
+@pytest.fixture
+def metrics_env_restored() -> Iterator[None]:
+    """The flags write os.environ themselves; put both variables back as they were."""
+    saved = {name: os.environ.pop(name, None) for name in (TOKEN_ENV, TENANT_LABEL_ENV)}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.mark.usefixtures("metrics_env_restored")
+def test_the_serve_flags_set_the_variables() -> None:
     seen: list[MetricsExposure] = []
 
     @click.command()
@@ -83,7 +99,7 @@ def test_the_serve_flags_set_the_variables(monkeypatch: pytest.MonkeyPatch) -> N
     result = runner.invoke(command, ["--metrics-token", "Tok", "--no-metrics-tenant-label"])
     assert result.exit_code == 0, result.output
     assert seen == [MetricsExposure(token="Tok", tenant_label=False)]
-    monkeypatch.delenv(TOKEN_ENV)
-    monkeypatch.delenv(TENANT_LABEL_ENV)
+    for name in (TOKEN_ENV, TENANT_LABEL_ENV):
+        del os.environ[name]
     assert runner.invoke(command, []).exit_code == 0
     assert seen[-1] == MetricsExposure(token=None, tenant_label=True)
