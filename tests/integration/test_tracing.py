@@ -184,3 +184,32 @@ async def test_a_request_without_traceparent_starts_its_own_trace(
     roots = [s for s in trace["spans"] if parent_of(s) is None]
     assert [r["operationName"] for r in roots] == ["GET /v1/violations"]
     assert trace["processes"][roots[0]["processID"]]["serviceName"] == service
+
+
+async def test_a_search_by_a_sealed_value_leaves_the_value_out_of_the_trace(
+    deployment: Deployment, tracing: Tracing, jaeger: JaegerServer
+) -> None:
+    """The instrumentation writes the whole URL into the server span; a blind-index
+    search carries an encrypted field's plaintext there, and a key may ride in a query."""
+    trace_id, caller_span = secrets.token_hex(16), secrets.token_hex(8)
+    api_key = deployment.keys["acme"]
+    response = await deployment.client.get(
+        "/v1/events",
+        params={"field": "viewer.id", "value": "viewer-7f3a9c", "api_key": api_key},
+        headers={**deployment.headers("acme"), "traceparent": f"00-{trace_id}-{caller_span}-01"},
+    )
+    assert response.status_code < 500, response.text
+    assert tracing.force_flush()
+
+    trace = await wait_for_trace(jaeger, trace_id, {"GET /v1/events"})
+    server = next(s for s in trace["spans"] if s["operationName"] == "GET /v1/events")
+    url_tags = {
+        k: v
+        for k, v in tags(server).items()
+        if k in {"http.url", "url.full", "http.target", "url.query"}
+    }
+    assert url_tags, tags(server)
+    assert any("field=…" in str(v) and "value=…" in str(v) for v in url_tags.values()), url_tags
+    exported_text = orjson.dumps(trace).decode()
+    leaked = [s for s in ("viewer-7f3a9c", api_key) if s in exported_text]
+    assert not leaked, f"a query value reached the exported trace: {leaked}"
