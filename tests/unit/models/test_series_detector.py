@@ -135,3 +135,30 @@ def test_a_broken_daily_pattern_is_caught_where_each_step_looks_plausible() -> N
     assert len(alerts) >= 1
     assert 700 <= alerts[0] < 800
     assert (alerts < 700).sum() == 0
+
+
+@pytest.mark.parametrize(
+    ("step", "scale"),
+    [(np.timedelta64(5, "s"), 1e-3), (np.timedelta64(1, "D"), 1e6)],
+    ids=["every 5 s, milli-units", "daily, millions"],
+)
+def test_a_level_shift_is_caught_at_any_sampling_rate_and_unit(
+    step: np.timedelta64, scale: float
+) -> None:
+    rng = np.random.default_rng(7)
+    stamps = (np.datetime64("2026-01-05") + np.arange(900) * step).astype("datetime64[ns]")
+    values = (500 + rng.normal(0, 5, 900)) * scale
+    values[700:] += 60 * scale  # twelve noise deviations up, for good
+    detector = SeriesAnomalyDetector(TINY)
+    scores = detector.score_series(stamps, values)
+    alerts = np.flatnonzero(scores >= detector.config.threshold.alert_level)
+    assert len(alerts) >= 1
+    assert 700 <= alerts[0] < 715  # caught within a few rows of the shift
+    assert (alerts < 700).sum() == 0  # and nothing before it
+
+
+def test_a_flat_series_raises_nothing() -> None:
+    stamps = np.datetime64("2026-01-05") + np.arange(800) * np.timedelta64(1, "m")
+    detector = SeriesAnomalyDetector(TINY)
+    scores = detector.score_series(stamps.astype("datetime64[ns]"), np.full(800, 42.0))
+    assert scores.max() < detector.config.threshold.alert_level

@@ -26,7 +26,7 @@ from ott_runtime.models.series.lstm import Scaler
 
 FloatArray = npt.NDArray[np.float64]
 FORMAT = 1
-SIGNALS_FORMAT = 2
+SIGNALS_FORMAT = 3
 DEFAULT_CACHE_DIR = Path(".artifacts/cache/forecasts")
 
 

@@ -15,6 +15,7 @@ from ott_runtime.models.evaluation.protocols import (
     PROTOCOL_NAMES,
     NabEvaluation,
     OttEvaluation,
+    label,
 )
 from ott_runtime.models.evaluation.runs import NAB_ANCHORS
 
@@ -112,8 +113,8 @@ def _metrics_row(protocol: str, what: str, m: KindMetrics) -> dict[str, Any]:
 
 
 def ott_tables(evaluation: OttEvaluation) -> list[BenchReport]:
-    tuned = f"alert level {evaluation.level:g} chosen on seeds {OTT_TUNE_SEEDS[0]}-"
-    tuned += f"{OTT_TUNE_SEEDS[-1]}"
+    tuned = f"{label(evaluation.alert)}, level {evaluation.level:g}: chosen on seeds "
+    tuned += f"{OTT_TUNE_SEEDS[0]}-{OTT_TUNE_SEEDS[-1]}"
     columns = ["protocol", "seeds", "precision", "recall", "f1", "accuracy", "tp", "fn", "fp", "tn"]
     per_seed = BenchReport(
         "models_ott_series",
@@ -148,11 +149,12 @@ def ott_tables(evaluation: OttEvaluation) -> list[BenchReport]:
         kinds.add(protocol=f"{tuned}, reported", **pooled.as_row())
     tuning = BenchReport(
         "models_ott_tuning",
-        "OTT alert level on the tuning seeds (in-sample there: what chose the level)",
+        "OTT setting and alert level on the tuning seeds (in-sample there: what chose them)",
         columns,
     )
-    for level, metrics in evaluation.tuning.items():
-        tuning.add(**_metrics_row(f"tuning, level {level:g}", "0-4", metrics))
+    seeds = f"{OTT_TUNE_SEEDS[0]}-{OTT_TUNE_SEEDS[-1]}"
+    for (setting, level), metrics in evaluation.tuning.items():
+        tuning.add(**_metrics_row(f"tuning: {setting}, level {level:g}", seeds, metrics))
     return [per_seed, kinds, tuning]
 
 
