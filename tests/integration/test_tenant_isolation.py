@@ -317,13 +317,66 @@ async def receive_until(
     return frames
 
 
+# the fields each server frame of /v1/stream carries (realtime/protocol.py)
+STREAM_FRAMES: dict[str, frozenset[str]] = {
+    "welcome": frozenset({"tenant", "channels"}),
+    "subscribed": frozenset({"channel", "cursor"}),
+    "message": frozenset({"channel", "cursor", "data"}),
+    "replayed": frozenset({"channel", "count"}),
+    "lagged": frozenset({"dropped", "resumeFrom"}),
+    "unsubscribed": frozenset({"channel"}),
+    "error": frozenset({"code", "message"}),
+}
+STREAM_CHANNELS = ("events", "violations", "alerts")
+
+
+async def stream_until(
+    opened: ClientConnection, done: Callable[[list[dict[str, Any]]], bool]
+) -> list[dict[str, Any]]:
+    """The /v1/stream frames up to the first after which ``done(frames)`` holds, read as a
+    client must: each ping answered (and left out) and each frame dispatched on its type,
+    which must be documented and carry its fields (an assertion showing the frame, not a
+    KeyError in a predicate)."""
+    frames: list[dict[str, Any]] = []
+    async with asyncio.timeout(15):
+        while not frames or not done(frames):
+            frame = orjson.loads(await opened.recv())
+            kind = frame.get("type")
+            if kind == "ping":
+                await opened.send('{"type": "pong"}')
+                continue
+            assert kind in STREAM_FRAMES, ("undocumented frame", frame)
+            assert STREAM_FRAMES[kind] <= frame.keys(), ("frame lacks a field", frame)
+            frames.append(frame)
+    return frames
+
+
+def replayed_all(frames: list[dict[str, Any]]) -> bool:
+    """Every channel's replay ended (by channel: a lag catch-up ends with `replayed` too)."""
+    ended = {f["channel"] for f in frames if f["type"] == "replayed"}
+    return ended >= set(STREAM_CHANNELS)
+
+
+def violation_of(event_id: str) -> Callable[[list[dict[str, Any]]], bool]:
+    def arrived(frames: list[dict[str, Any]]) -> bool:
+        last = frames[-1]
+        return bool(
+            last["type"] == "message"
+            and last["channel"] == "violations"
+            and last["data"]["eventId"] == event_id
+        )
+
+    return arrived
+
+
 async def stream_live_and_replayed(world: World) -> None:
     """A subscribes to every channel, from the very first row (a cursor A never got):
     the replay holds A's rows only, and B's new events never arrive while A's do."""
     async with socket(world, "/v1/stream", additional_headers=world.headers(A)) as opened:
-        welcome = orjson.loads(await opened.recv())
-        assert welcome["tenant"] == A
-        for channel in ("events", "violations", "alerts"):
+        frames = await stream_until(opened, lambda _: True)  # the first frame
+        assert frames[0]["type"] == "welcome", frames
+        assert frames[0]["tenant"] == A
+        for channel in STREAM_CHANNELS:
             subscribe: dict[str, Any] = {
                 "type": "subscribe",
                 "channel": channel,
@@ -332,19 +385,10 @@ async def stream_live_and_replayed(world: World) -> None:
             if channel == "alerts":
                 subscribe["filter"] = {"threshold": 0}
             await opened.send(orjson.dumps(subscribe).decode())
-        frames: list[dict[str, Any]] = []
-        for _ in range(3):
-            frames += await receive_until(opened, lambda f: f["type"] == "replayed")
+        frames += await stream_until(opened, replayed_all)
         await world.post_events(B, [ad(B, "bravo-live")])
         await world.post_events(A, [ad(A, "alpha-live")])
-        frames += await receive_until(
-            opened,
-            lambda f: (
-                f["type"] == "message"
-                and f["channel"] == "violations"
-                and f["data"]["eventId"] == "alpha-live"
-            ),
-        )
+        frames += await stream_until(opened, violation_of("alpha-live"))
     assert [f for f in frames if f["type"] == "error"] == []
     messages = [f for f in frames if f["type"] == "message"]
     replayed = [f["data"]["eventId"] for f in messages if f["channel"] == "violations"]
