@@ -112,3 +112,47 @@ def test_eval_help_names_the_protocols() -> None:
     assert result.exit_code == 0
     assert "leave-one-category-out" in result.output
     assert "seeds 0-4" in result.output
+
+
+def tiny_corpus(folder: Path) -> Path:
+    """Two categories of two short files each, in NAB's layout, one window per file."""
+    import json
+
+    rng = np.random.default_rng(4)
+    windows = {}
+    for category in ("catA", "catB"):
+        (folder / "data" / category).mkdir(parents=True)
+        for index in range(2):
+            values = 10 + rng.normal(0, 1, 300)
+            values[250:] += 15
+            stamps = STAMPS[:300]
+            lines = [
+                f"{np.datetime_as_string(t, 's')},{v}" for t, v in zip(stamps, values, strict=True)
+            ]
+            name = f"{category}/f{index}.csv"
+            (folder / "data" / name).write_text("timestamp,value\n" + "\n".join(lines) + "\n")
+            windows[name] = [[str(STAMPS[240]), str(STAMPS[270])]]
+    (folder / "labels").mkdir()
+    (folder / "labels" / "combined_windows.json").write_text(json.dumps(windows))
+    return folder
+
+
+def test_eval_names_the_protocol_of_every_row(tmp_path: Path) -> None:
+    import json
+
+    corpus = tiny_corpus(tmp_path / "nab")
+    out = tmp_path / "eval.json"
+    args = ["eval", "--nab", str(corpus), "--protocol", "loco", "--protocol", "in-sample"]
+    result = CliRunner().invoke(
+        cli, [*args, "--no-cache", "--out", str(out)], env={"COLUMNS": "250"}
+    )
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if "catA" in line or "catB" in line]
+    assert len(rows) == 4  # each category, once per protocol
+    assert sum("leave-one-category-out" in line for line in rows) == 2
+    assert sum("in-sample" in line for line in rows) == 2
+    saved = json.loads(out.read_text())["nab"]
+    assert set(saved["detector"]) == {"loco", "in-sample"}
+    assert saved["detector"]["loco"]["protocol"] == "leave-one-category-out"
+    assert saved["cost"]["files"] == 4
+    assert saved["cost"]["files_read_from_cache"] == 0  # --no-cache: all computed
