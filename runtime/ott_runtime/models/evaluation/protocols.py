@@ -182,10 +182,11 @@ class OttEvaluation:
 
     @property
     def protocol(self) -> str:
+        low, high = min(self.report), max(self.report)
+        reported = f"seed {low}" if low == high else f"seeds {low}-{high}"
         return (
             f"{label(self.alert)}, alert level {self.level:g}: chosen on seeds "
-            f"{OTT_TUNE_SEEDS[0]}-{OTT_TUNE_SEEDS[-1]}, reported on seeds "
-            f"{min(self.report)}-{max(self.report)}"
+            f"{OTT_TUNE_SEEDS[0]}-{OTT_TUNE_SEEDS[-1]}, reported on {reported}"
         )
 
     def to_json(self) -> dict[str, Any]:
