@@ -19,6 +19,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 from fastapi import FastAPI
+from sqlalchemy import event
 from starlette.types import Message
 
 from ott_runtime.api import create_app
@@ -29,6 +30,7 @@ from ott_runtime.domain.regulation import RegulationSet
 from ott_runtime.ingest.rules import runtime_for_tenant
 from ott_runtime.ingest.scoring import RiskScore, ScoringInput
 from ott_runtime.ingest.service import RuntimeService
+from ott_runtime.storage.directory import hash_api_key
 
 from .conftest import REGULATION, TENANTS, tenant_document
 
@@ -244,7 +246,7 @@ async def test_requests_without_a_valid_key_take_no_slot(
 
 
 def test_settings_from_the_environment_and_serve_flags() -> None:
-    assert AdmissionSettings.from_env({}) == AdmissionSettings(8, 2)
+    assert AdmissionSettings.from_env({}) == AdmissionSettings(4, 2)
     assert AdmissionSettings.from_env(
         {"OTTC_MAX_IN_FLIGHT": "0", "OTTC_MAX_IN_FLIGHT_PER_TENANT": " 5 "}
     ) == AdmissionSettings(0, 5)
@@ -253,3 +255,84 @@ def test_settings_from_the_environment_and_serve_flags() -> None:
     help_text = CliRunner().invoke(cli, ["serve", "--help"]).output
     assert "--max-in-flight " in help_text
     assert "--max-in-flight-per-tenant " in help_text
+
+
+async def test_openapi_documents_the_refusals(
+    client_for: Callable[[AdmissionSettings], httpx.AsyncClient],
+) -> None:
+    async with client_for(AdmissionSettings()) as client:
+        spec = (await client.get("/openapi.json")).json()
+    responses = spec["paths"]["/v1/events"]["post"]["responses"]
+    for status in ("429", "503"):
+        assert PROBLEM in responses[status]["content"], status
+
+
+async def test_concurrent_requests_with_an_uncached_key_send_one_lookup(served: Served) -> None:
+    """Under load every request for a key whose cache entry expired used to query the
+    database itself (a herd of 100-400 ms lookups in `ottc bench overload`, refusals among
+    them): now they wait for one."""
+    directory, engine = served.service.store.directory, served.service.store.database.engine
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "api_keys" in statement:
+            statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        directory.clear_cache()
+        found = await guarded(
+            asyncio.gather(*(directory.authenticate(served.keys["acme"]) for _ in range(20)))
+        )
+        unknown = await guarded(
+            asyncio.gather(
+                *(directory.authenticate("ottc_no_such_key_000000000") for _ in range(5))
+            )
+        )
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert {scope.tenant_id for scope in found if scope is not None} == {"acme"}
+    assert all(scope is not None for scope in found)
+    assert unknown == [None] * 5
+    assert len(statements) == 2, statements
+
+
+async def test_a_key_in_use_is_looked_up_again_before_its_entry_expires(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An entry in its last 5 s answers at once and is refreshed in the background; a key
+    revoked meanwhile stays refused (the refresh that began before is not cached)."""
+    directory = served.service.store.directory
+    key = served.keys["acme"]
+    digest = hash_api_key(key)
+    assert await directory.authenticate(key) is not None
+    stamped, tenant = directory._cache[digest]
+    directory._cache[digest] = (stamped - 26, tenant)  # 26 s old: 4 s before it expires
+
+    found = await directory.authenticate(key)  # not waiting for the database
+    assert found is not None
+    assert found.tenant_id == "acme"
+    refresh = directory._lookups[digest]
+    await guarded(refresh)
+    assert directory._cache[digest][0] > stamped - 1  # stamped anew
+
+    # a refresh that read the key before its revocation and answers after it
+    read, answered = asyncio.Event(), asyncio.Event()
+    read_before = directory._lookup
+
+    async def slow_lookup(digest: str) -> str | None:
+        result = await read_before(digest)
+        read.set()
+        await answered.wait()
+        return result
+
+    monkeypatch.setattr(directory, "_lookup", slow_lookup)
+    directory._cache[digest] = (stamped - 26, tenant)
+    assert await directory.authenticate(key) is not None
+    refresh = directory._lookups[digest]
+    await guarded(read.wait())
+    await directory.revoke_key(key)
+    answered.set()
+    assert await guarded(asyncio.shield(refresh)) == "acme"  # stale, and not cached
+    monkeypatch.undo()
+    assert await directory.authenticate(key) is None

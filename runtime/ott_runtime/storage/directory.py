@@ -6,6 +6,7 @@ tenant data, only the mapping and the list of tenants.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -22,6 +23,9 @@ from ott_runtime.telemetry import start_span
 
 KEY_PREFIX = "ottc_"
 _CACHE_SECONDS = 30.0
+# an entry this close to expiry is looked up again in the background while it still
+# answers, so a key in steady use never makes its requests wait for the database
+_REFRESH_AHEAD_SECONDS = 5.0
 
 
 def hash_api_key(api_key: str) -> str:
@@ -37,6 +41,11 @@ class TenantDirectory:
         self._database = database
         self._cache: dict[str, tuple[float, str | None]] = {}
         self._labels: dict[str, tuple[float, str | None]] = {}
+        # a key's lookup in progress: when its cache entry expires under load, the requests
+        # that present it wait for one query instead of each sending its own
+        self._lookups: dict[str, asyncio.Task[str | None]] = {}
+        # bumped whenever keys change here: a lookup begun before is not cached
+        self._generation = 0
 
     async def upsert_tenant(self, tenant_id: str, *, display_name: str, plan: str) -> None:
         TenantScope(tenant_id)  # validates the name
@@ -73,7 +82,7 @@ class TenantDirectory:
             )
             if owner != tenant_id:
                 raise ValueError("this API key is already registered to another tenant")
-        self._cache.pop(digest, None)
+        self._forget(digest)
 
     async def issue_key(self, tenant_id: str, *, label: str = "default") -> str:
         """A new random key for the tenant; the plaintext is returned once and never stored."""
@@ -86,8 +95,13 @@ class TenantDirectory:
         async with self._database.transaction() as session:
             for row in await session.scalars(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest)):
                 row.revoked_at = datetime.now(UTC)
-        self._cache.pop(digest, None)
+        self._forget(digest)
         self._labels.pop(digest, None)
+
+    def _forget(self, digest: str) -> None:
+        self._cache.pop(digest, None)
+        self._lookups.pop(digest, None)
+        self._generation += 1
 
     async def authenticate(self, api_key: str) -> TenantScope | None:
         """The tenant a presented key belongs to, or None (unknown or revoked)."""
@@ -99,22 +113,43 @@ class TenantDirectory:
         with start_span("ottc.cache.api_keys", span_attributes):
             if fresh is not None:
                 tenant_id = fresh[1]
+                if now - fresh[0] > _CACHE_SECONDS - _REFRESH_AHEAD_SECONDS:
+                    self._lookup_once(digest, now)
             else:
-                async with self._database.session() as session:
-                    row = (
-                        await session.scalars(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
-                    ).one_or_none()
-                valid = row is not None and row.revoked_at is None
-                # compare_digest: the lookup is by hash already; this keeps it constant-time
-                tenant_id = (
-                    row.tenant_id
-                    if valid and row and hmac.compare_digest(row.key_hash, digest)
-                    else None
-                )
-                if len(self._cache) > 10_000:  # bounded: random wrong keys must not grow it
-                    self._cache.clear()
-                self._cache[digest] = (now, tenant_id)
+                tenant_id = await asyncio.shield(self._lookup_once(digest, now))
         return TenantScope(tenant_id) if tenant_id else None
+
+    def _lookup_once(self, digest: str, now: float) -> asyncio.Task[str | None]:
+        lookup = self._lookups.get(digest)
+        if lookup is None:  # a task of its own: a caller that gives up stops no other
+            lookup = self._lookups[digest] = asyncio.create_task(self._lookup(digest))
+            generation = self._generation
+            lookup.add_done_callback(lambda task: self._looked_up(digest, now, generation, task))
+        return lookup
+
+    def _looked_up(
+        self, digest: str, started: float, generation: int, lookup: asyncio.Task[str | None]
+    ) -> None:
+        if self._lookups.get(digest) is lookup:
+            del self._lookups[digest]
+        if lookup.cancelled() or lookup.exception() is not None:  # the callers raise it
+            return  # (a failed refresh ahead leaves the entry to expire as it would have)
+        if generation != self._generation:  # a key was revoked or the cache cleared since
+            return
+        if len(self._cache) > 10_000:  # bounded: random wrong keys must not grow it
+            self._cache.clear()
+        self._cache[digest] = (started, lookup.result())
+
+    async def _lookup(self, digest: str) -> str | None:
+        async with self._database.session() as session:
+            row = (
+                await session.scalars(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
+            ).one_or_none()
+        valid = row is not None and row.revoked_at is None
+        # compare_digest: the lookup is by hash already; this keeps it constant-time
+        if valid and row and hmac.compare_digest(row.key_hash, digest):
+            return row.tenant_id
+        return None
 
     def clear_cache(self) -> int:
         """Forgets every cached key lookup (a revoked key stops working at once); returns
@@ -122,6 +157,8 @@ class TenantDirectory:
         dropped = len(self._cache)
         self._cache.clear()
         self._labels.clear()
+        self._lookups.clear()
+        self._generation += 1
         return dropped
 
     async def key_label(self, api_key: str) -> str | None:
