@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 MAX_IN_FLIGHT_ENV = "OTTC_MAX_IN_FLIGHT"
 MAX_IN_FLIGHT_PER_TENANT_ENV = "OTTC_MAX_IN_FLIGHT_PER_TENANT"
 # one core's worth: more in flight only lengthens every accepted batch's wait (README)
-DEFAULT_MAX_IN_FLIGHT = 8
+DEFAULT_MAX_IN_FLIGHT = 4
 # one batch in the pipeline, one read and validated behind it on the tenant's lock
 DEFAULT_MAX_IN_FLIGHT_PER_TENANT = 2
 RETRY_AFTER_SECONDS = 1  # Retry-After is whole seconds; a slot frees within a batch's time

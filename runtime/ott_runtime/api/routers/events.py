@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ott_runtime.api.dependencies import AppMetrics, Scope, Service, Tenant
 from ott_runtime.api.pagination import decode_cursor, encode_cursor
-from ott_runtime.api.problems import ERROR_RESPONSES, Problem
+from ott_runtime.api.problems import ERROR_RESPONSES, PROBLEM_SCHEMA, Problem
 from ott_runtime.domain.events import EVENT_TYPES
 from ott_runtime.domain.instants import Instant
 from ott_runtime.domain.regulation import Severity
@@ -100,6 +100,7 @@ async def _read_limited(request: Request) -> bytes:
     ),
     responses={
         **ERROR_RESPONSES,
+        503: PROBLEM_SCHEMA,  # too many batches in flight (api.admission; 429 per tenant)
         200: {"model": IngestAnswer, "description": "Every accepted event is committed."},
     },
     openapi_extra={
