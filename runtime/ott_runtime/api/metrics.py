@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 import os
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -158,7 +158,7 @@ class Metrics:
         return generate_latest(source)
 
     def observe_ingest(
-        self, tenant: str, timings_ms: dict[str, float], violations: list[dict[str, object]]
+        self, tenant: str, timings_ms: dict[str, float], violations: Sequence[Mapping[str, object]]
     ) -> None:
         for stage, milliseconds in timings_ms.items():
             if stage == "model":

@@ -30,6 +30,8 @@ from sqlalchemy.exc import IntegrityError
 from ott_runtime.ingest import windows
 from ott_runtime.ingest.batch import TypeValidator, ValidEvent, parse_body, validate_batch
 from ott_runtime.ingest.errors import IngestError
+from ott_runtime.ingest.publishing import RiskScore as RiskJson
+from ott_runtime.ingest.publishing import Violation as ViolationJson
 from ott_runtime.ingest.publishing import batch_messages, publish_batch, risk_json
 from ott_runtime.ingest.publishing import violation_json as violation_json  # re-exported
 from ott_runtime.ingest.pubsub import Broker, Message
@@ -72,8 +74,8 @@ ApiCallsTaker = Callable[[TenantData, datetime], Awaitable[int]]
 class IngestResult:
     accepted: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
-    violations: list[dict[str, Any]] = field(default_factory=list)
-    risk: list[dict[str, Any]] = field(default_factory=list)
+    violations: list[ViolationJson] = field(default_factory=list)
+    risk: list[RiskJson] = field(default_factory=list)
     rule_evaluations: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)
 

@@ -9,7 +9,7 @@ retention job: they run for the process, not for a request.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -68,7 +68,7 @@ def dead_letter_json(row: NotificationRow) -> dict[str, Any]:
 
 
 def _row(
-    runtime: TenantRuntime, webhook: Any, kind: str, data: dict[str, Any], now: datetime
+    runtime: TenantRuntime, webhook: Any, kind: str, data: Mapping[str, Any], now: datetime
 ) -> dict[str, Any]:
     delivery_id = str(uuid.uuid4())
     return {
