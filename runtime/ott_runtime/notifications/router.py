@@ -10,9 +10,12 @@ from fastapi import APIRouter, Path, Query
 from ott_runtime.api.dependencies import Scope, Service
 from ott_runtime.api.pagination import decode_cursor, encode_cursor
 from ott_runtime.api.problems import ERROR_RESPONSES, Problem
+from ott_runtime.api.schemas import DeadLetterPage, Requeued, operation_id
 from ott_runtime.notifications.outbox import OutboxRepository, dead_letter_json
 
-router = APIRouter(prefix="/v1/notifications", tags=["notifications"])
+router = APIRouter(
+    prefix="/v1/notifications", tags=["notifications"], generate_unique_id_function=operation_id
+)
 
 
 @router.get(
@@ -20,6 +23,7 @@ router = APIRouter(prefix="/v1/notifications", tags=["notifications"])
     summary="Notifications that could not be delivered",
     description="Webhook notifications out of attempts or refused by the receiver, oldest "
     "first, with the last error. Retry one with POST .../{deliveryId}/retry.",
+    response_model=DeadLetterPage,  # dead_letter_json is plain JSON: checked and documented
     responses=ERROR_RESPONSES,
 )
 async def dead_letters(
@@ -44,7 +48,7 @@ async def dead_letters(
 )
 async def retry_dead_letter(
     scope: Scope, service: Service, delivery_id: Annotated[str, Path(max_length=36)]
-) -> dict[str, Any]:
+) -> Requeued:
     async with service.store.write(scope) as data:
         requeued = await data.repository(OutboxRepository).requeue(delivery_id, datetime.now(UTC))
     if not requeued:

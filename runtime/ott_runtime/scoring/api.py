@@ -9,15 +9,17 @@ from fastapi import APIRouter
 
 from ott_runtime.api.dependencies import Scope, Service
 from ott_runtime.api.problems import ERROR_RESPONSES
+from ott_runtime.api.schemas import ModelsStatus, operation_id
 from ott_runtime.scoring.models import ModelRiskScorer
 from ott_runtime.scoring.series import SeriesScoring
 
-router = APIRouter(tags=["models"])
+router = APIRouter(tags=["models"], generate_unique_id_function=operation_id)
 
 
 @router.get(
     "/v1/models",
     summary="Model versions in service for the tenant, and any refused promotion",
+    response_model=ModelsStatus,  # the scorers' status is plain JSON: checked and documented
     responses=ERROR_RESPONSES,
 )
 async def models(scope: Scope, service: Service) -> dict[str, Any]:

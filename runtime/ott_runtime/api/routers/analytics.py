@@ -9,14 +9,20 @@ from fastapi import APIRouter, Query
 
 from ott_runtime.api.dependencies import Scope, Service
 from ott_runtime.api.problems import ERROR_RESPONSES, Problem
+from ott_runtime.api.schemas import Analytics, operation_id
 from ott_runtime.domain.instants import Instant, shift
 from ott_runtime.storage.reports import Bucket
 
-router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
+router = APIRouter(
+    prefix="/v1/analytics", tags=["analytics"], generate_unique_id_function=operation_id
+)
 MAX_BUCKETS = 24 * 92
 
 
-@router.get("", summary="Time-bucketed analytics", responses=ERROR_RESPONSES)
+# the points come from storage as plain JSON: the response model checks and documents them
+@router.get(
+    "", summary="Time-bucketed analytics", response_model=Analytics, responses=ERROR_RESPONSES
+)
 async def analytics(
     scope: Scope,
     service: Service,

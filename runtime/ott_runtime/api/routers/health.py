@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from ott_runtime.api.dependencies import AppMetrics, Service
-from ott_runtime.api.problems import Problem
+from ott_runtime.api.problems import PROBLEM_SCHEMA, Problem
+from ott_runtime.api.schemas import Health, Readiness, operation_id
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], generate_unique_id_function=operation_id)
 
 
 @router.get("/healthz", summary="Liveness")
-async def healthz() -> dict[str, str]:
+async def healthz() -> Health:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: database reachable and keys loaded")
-async def readyz(service: Service) -> dict[str, Any]:
+@router.get(
+    "/readyz",
+    summary="Readiness: database reachable and keys loaded",
+    responses={503: PROBLEM_SCHEMA},
+)
+async def readyz(service: Service) -> Readiness:
     try:
         await service.database.ping()
         revision = await service.database.current_revision()

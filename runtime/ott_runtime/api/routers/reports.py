@@ -12,9 +12,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from ott_runtime.api.dependencies import Scope, Service, Tenant
 from ott_runtime.api.periods import ReportPeriod
 from ott_runtime.api.problems import ERROR_RESPONSES
+from ott_runtime.api.schemas import Report, operation_id
 from ott_runtime.api.spreadsheet import csv_text
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/v1/reports", tags=["reports"], generate_unique_id_function=operation_id)
 
 
 def _csv(report: dict[str, Any]) -> str:
@@ -70,9 +71,17 @@ Generated {e(report["generatedAt"])}.</p>
 @router.get(
     "",
     summary="Compliance report for a period",
+    # documents format=json's body (the route answers a Response itself: not re-validated)
+    response_model=Report,
     responses={
         **ERROR_RESPONSES,
-        200: {"content": {"application/json": {}, "text/csv": {}, "text/html": {}}},
+        200: {
+            "description": "The report: JSON, or CSV or printable HTML (format=csv, html).",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "text/html": {"schema": {"type": "string"}},
+            },
+        },
     },
 )
 async def report(

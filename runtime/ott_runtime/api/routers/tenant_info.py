@@ -9,17 +9,27 @@ from fastapi import APIRouter
 from ott_runtime.api.dependencies import Scope, Service, Tenant
 from ott_runtime.api.periods import UsageMonth
 from ott_runtime.api.problems import ERROR_RESPONSES
+from ott_runtime.api.schemas import KeyStatus, Regulations, Usage, operation_id
 
-router = APIRouter(tags=["tenant"])
+router = APIRouter(tags=["tenant"], generate_unique_id_function=operation_id)
 
 
-@router.get("/v1/regulations", summary="The tenant's resolved rules", responses=ERROR_RESPONSES)
+# (the pieces built outside the API are plain JSON: response_model checks and documents them)
+@router.get(
+    "/v1/regulations",
+    summary="The tenant's resolved rules",
+    response_model=Regulations,
+    responses=ERROR_RESPONSES,
+)
 async def regulations(tenant: Tenant) -> dict[str, Any]:
     return {"tenant": tenant.name, "regulations": tenant.rules.describe()}
 
 
 @router.get(
-    "/v1/usage", summary="Usage and estimated charge for a month", responses=ERROR_RESPONSES
+    "/v1/usage",
+    summary="Usage and estimated charge for a month",
+    response_model=Usage,
+    responses=ERROR_RESPONSES,
 )
 async def usage(
     scope: Scope,
@@ -62,6 +72,7 @@ async def usage(
 @router.get(
     "/v1/keys",
     summary="Encryption key versions and states (never material)",
+    response_model=KeyStatus,
     responses=ERROR_RESPONSES,
 )
 async def keys(scope: Scope, service: Service, tenant: Tenant) -> dict[str, Any]:

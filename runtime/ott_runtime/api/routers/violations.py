@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,12 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from ott_runtime.api.dependencies import Scope, Service
 from ott_runtime.api.pagination import decode_cursor, encode_cursor
 from ott_runtime.api.problems import ERROR_RESPONSES, Problem
+from ott_runtime.api.schemas import Violation, ViolationPage, operation_id
 from ott_runtime.domain.instants import Instant
 from ott_runtime.domain.regulation import Severity
 from ott_runtime.ingest.pipeline import violation_json
 from ott_runtime.storage import ViolationQuery
 
-router = APIRouter(prefix="/v1/violations", tags=["violations"])
+router = APIRouter(
+    prefix="/v1/violations", tags=["violations"], generate_unique_id_function=operation_id
+)
 
 
 class Acknowledgement(BaseModel):
@@ -42,7 +45,7 @@ async def list_violations(
     acknowledged: Annotated[bool | None, Query()] = None,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> dict[str, Any]:
+) -> ViolationPage:
     query = ViolationQuery(
         since=since, until=until, min_severity=severity.rank if severity else None,
         regulation=regulation, rule_id=rule, content_id=content, acknowledged=acknowledged,
@@ -62,7 +65,7 @@ async def acknowledge_violation(
     service: Service,
     violation_id: Annotated[str, Path(max_length=36)],
     body: Acknowledgement | None = None,
-) -> dict[str, Any]:
+) -> Violation:
     body = body or Acknowledgement()
     async with service.store.write(scope) as data:
         row = await data.violations.acknowledge(
