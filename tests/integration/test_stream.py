@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -126,12 +127,19 @@ async def frames_until(socket: ClientConnection, kind: str, count: int = 1) -> l
 
 
 async def ingest(runtime: Runtime, *events: dict[str, Any]) -> None:
+    """Posts one batch as a well-behaved client does: a 429/503 from admission control
+    (more of this tenant's batches in flight than the replica admits) is retried after
+    its Retry-After; nothing of a refused batch was stored."""
     async with httpx.AsyncClient() as http:
-        response = await http.post(
-            f"{runtime.base}/v1/events",
-            content=orjson.dumps({"events": list(events)}),
-            headers={"X-API-Key": runtime.api_key},
-        )
+        for _ in range(20):
+            response = await http.post(
+                f"{runtime.base}/v1/events",
+                content=orjson.dumps({"events": list(events)}),
+                headers={"X-API-Key": runtime.api_key},
+            )
+            if response.status_code not in (429, 503):
+                break
+            await asyncio.sleep(float(response.headers["Retry-After"]) * random.uniform(0.2, 1))
     assert response.status_code == 200, response.text
 
 

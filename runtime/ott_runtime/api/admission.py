@@ -35,7 +35,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ott_runtime.api.guards import authenticated_by_guard
+from ott_runtime.api.guards import authenticated_by_guard, presented_key
 from ott_runtime.api.problems import problem_response
 
 if TYPE_CHECKING:
@@ -150,15 +150,6 @@ class AdmissionControl:
                 "server-busy",
             )  # fmt: skip
         return None
-
-
-def presented_key(headers: Headers) -> str | None:
-    """The API key as authentication reads it: X-API-Key, else Authorization: Bearer."""
-    key = headers.get("x-api-key")
-    if key:
-        return key
-    scheme, _, credentials = headers.get("authorization", "").partition(" ")
-    return credentials.strip() or None if scheme.lower() == "bearer" else None
 
 
 class AdmitIngest:

@@ -55,6 +55,8 @@ def authenticated_by_guard(scope: Scope, api_key: str) -> TenantScope | None:
 
 
 def presented_key(headers: Headers) -> str | None:
+    """The API key as every entry point reads it: X-API-Key, else Authorization: Bearer
+    (REST, the request guard, admission control, the stream and GraphQL over HTTP)."""
     key = headers.get("x-api-key")
     if key:
         return key

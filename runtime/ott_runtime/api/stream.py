@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, WebSocket
 
+from ott_runtime.api.guards import presented_key
 from ott_runtime.api.ratelimit import per_second_for
 from ott_runtime.ingest.service import RuntimeService
 from ott_runtime.realtime.protocol import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED
@@ -34,11 +35,7 @@ class _Socket:
 
 
 def header_key(websocket: WebSocket) -> str | None:
-    key = websocket.headers.get("x-api-key")
-    authorization = websocket.headers.get("authorization", "")
-    if key is None and authorization.lower().startswith("bearer "):
-        key = authorization[7:].strip()
-    return key or None
+    return presented_key(websocket.headers)
 
 
 async def authenticate_key(

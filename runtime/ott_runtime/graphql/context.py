@@ -18,7 +18,7 @@ from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
-from ott_runtime.api.guards import authenticated_by_guard
+from ott_runtime.api.guards import authenticated_by_guard, presented_key
 from ott_runtime.api.ratelimit import per_second_for
 from ott_runtime.graphql.rows import GraphRows
 from ott_runtime.ingest.service import RuntimeService
@@ -56,12 +56,7 @@ class GraphContext(BaseContext):
         key = params.get("apiKey") or params.get("X-API-Key")
         if isinstance(key, str) and key:
             return key
-        headers = self.connection.headers
-        key = headers.get("x-api-key")
-        authorization = headers.get("authorization", "")
-        if key is None and authorization.lower().startswith("bearer "):
-            key = authorization[7:].strip()
-        return key or None
+        return presented_key(self.connection.headers)
 
     async def principal(self) -> Principal:
         """The caller's tenant, authenticated once per operation (or per socket)."""
