@@ -1,6 +1,5 @@
 """Pool sync's file writing: what each operator object becomes on disk, atomic and quiet
-rewrites, removal, malformed objects, webhook secrets; and the labels agree with the
-operator's."""
+rewrites, removal, malformed objects, webhook secrets."""
 
 from __future__ import annotations
 
@@ -11,11 +10,10 @@ from typing import Any
 
 import pytest
 
-from ott_operator import labels as operator_labels
-from ott_runtime.poolsync import labels
+from ott_runtime.domain.contract import FIELD_MANAGER, MANAGED_BY, TENANT_LABEL
 from ott_runtime.poolsync.files import InvalidObject, Part, PoolFolders, classify
 
-MANAGED = {labels.MANAGED_BY: labels.MANAGED_BY_VALUE, labels.TENANT: "acme"}
+MANAGED = {MANAGED_BY: FIELD_MANAGER, TENANT_LABEL: "acme"}
 
 
 def _b64(value: bytes) -> str:
@@ -31,13 +29,6 @@ def _folders(tmp_path: Path) -> PoolFolders:
 def _config(tenant: str = "acme", webhooks: list[dict[str, Any]] | None = None) -> dict[str, str]:
     settings = {"tenant": tenant, "notifications": {"webhooks": webhooks or []}}
     return {"rules.json": '{"regulations": []}', "tenant.json": json.dumps(settings)}
-
-
-def test_labels_agree_with_the_operator() -> None:
-    assert labels.MANAGED_BY == operator_labels.MANAGED_BY
-    assert labels.MANAGED_BY_VALUE == operator_labels.FIELD_MANAGER
-    assert labels.TENANT == operator_labels.TENANT
-    assert operator_labels.tenant_labels("acme").items() >= MANAGED.items()
 
 
 def test_classify_each_object() -> None:
@@ -59,7 +50,7 @@ def test_classify_each_object() -> None:
 @pytest.mark.parametrize(
     ("kind", "name", "object_labels"),
     [
-        ("ConfigMap", "acme-config", {labels.TENANT: "acme"}),  # not the operator's
+        ("ConfigMap", "acme-config", {TENANT_LABEL: "acme"}),  # not the operator's
         ("ConfigMap", "other-config", MANAGED),  # another tenant's name
         ("Secret", "acme-config", MANAGED),  # a Secret named like the ConfigMap
         ("ConfigMap", "acme-keys", MANAGED),  # a ConfigMap named like the keyring
@@ -77,7 +68,7 @@ def test_classify_refuses_malformed_objects() -> None:
         classify("ConfigMap", "acme-config", MANAGED, {"rules.json": "{}"})
     with pytest.raises(InvalidObject, match="not base64"):
         classify("Secret", "acme-keys", MANAGED, {"keyring.json": "***"})
-    bad = {labels.MANAGED_BY: labels.MANAGED_BY_VALUE, labels.TENANT: "../etc"}
+    bad = {MANAGED_BY: FIELD_MANAGER, TENANT_LABEL: "../etc"}
     with pytest.raises(InvalidObject, match="not a valid name"):
         classify("ConfigMap", "../etc-config", bad, _config())
 
@@ -119,7 +110,7 @@ def test_prune_removes_only_tenants_whose_objects_went(tmp_path: Path) -> None:
         ring = classify(
             "Secret",
             f"{tenant}-keys",
-            MANAGED | {labels.TENANT: tenant},
+            MANAGED | {TENANT_LABEL: tenant},
             {"keyring.json": _b64(tenant.encode())},
         )
         assert ring is not None

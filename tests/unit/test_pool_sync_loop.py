@@ -10,15 +10,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from ott_runtime.poolsync import labels
+from ott_runtime.domain.contract import FIELD_MANAGER, MANAGED_BY, TENANT_LABEL, managed_selector
 from ott_runtime.poolsync.files import Part, PoolFolders
 from ott_runtime.poolsync.sync import PoolSync
 
 
 def _obj(name: str, data: dict[str, str], tenant: str | None = None) -> SimpleNamespace:
-    object_labels = (
-        {labels.MANAGED_BY: labels.MANAGED_BY_VALUE, labels.TENANT: tenant} if tenant else {}
-    )
+    object_labels = {MANAGED_BY: FIELD_MANAGER, TENANT_LABEL: tenant} if tenant else {}
     return SimpleNamespace(metadata=SimpleNamespace(name=name, labels=object_labels), data=data)
 
 
@@ -37,14 +35,14 @@ class FakeCoreApi:
         return SimpleNamespace(items=items, metadata=SimpleNamespace(resource_version="7"))
 
     def list_namespaced_config_map(self, namespace: str, **kwargs: Any) -> SimpleNamespace:
-        assert kwargs["label_selector"] == labels.MANAGED_SELECTOR
+        assert kwargs["label_selector"] == managed_selector()
         return self._listing(self.config_maps)
 
     def list_namespaced_secret(self, namespace: str, **kwargs: Any) -> SimpleNamespace:
         if "field_selector" in kwargs:
             name = kwargs["field_selector"].removeprefix("metadata.name=")
             return self._listing([s for s in self.secrets if s.metadata.name == name])
-        assert kwargs["label_selector"] == labels.MANAGED_SELECTOR
+        assert kwargs["label_selector"] == managed_selector()
         return self._listing([s for s in self.secrets if s.metadata.labels])
 
 

@@ -1,5 +1,6 @@
 """Domain core: tenants, regulations, rules and keys. Imports no web or cluster framework."""
 
+from ott_runtime.domain.contract import API_GROUP, API_VERSION
 from ott_runtime.domain.regulation import (
     Aggregate,
     AggregateFn,
@@ -9,9 +10,6 @@ from ott_runtime.domain.regulation import (
     Severity,
 )
 from ott_runtime.domain.tenant import ComplianceTenant, ComplianceTenantSpec, Isolation, Plan
-
-API_GROUP = "compliance.ott.dev"
-API_VERSION = "v1alpha1"
 
 __all__ = [
     "API_GROUP",

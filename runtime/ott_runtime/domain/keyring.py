@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-SECRET_DATA_KEY = "keyring.json"
+from ott_runtime.domain.contract import KEYRING_FILE
+
+SECRET_DATA_KEY = KEYRING_FILE  # the keyring's key in its Secret, and its file name
 KEY_BYTES = 32
 
 

@@ -28,15 +28,22 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from ott_runtime.poolsync import labels
+from ott_runtime.domain.contract import (
+    API_KEY_FILE,
+    API_KEY_SUFFIX,
+    CONFIG_SUFFIX,
+    FIELD_MANAGER,
+    KEYRING_FILE,
+    KEYS_SUFFIX,
+    MANAGED_BY,
+    RULES_FILE,
+    TENANT_FILE,
+    TENANT_LABEL,
+)
 
 # A Kubernetes name segment (DNS-1123 label): nothing that could leave its folder.
 _SAFE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _SAFE_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
-RULES_FILE = "rules.json"
-TENANT_FILE = "tenant.json"
-KEYRING_FILE = "keyring.json"
-API_KEY_FILE = "key"
 
 
 class Part(Enum):
@@ -52,9 +59,9 @@ _FILES = {
     Part.API_KEY: (API_KEY_FILE,),
 }
 _SUFFIXES = {
-    Part.CONFIG: labels.CONFIG_SUFFIX,
-    Part.KEYS: labels.KEYS_SUFFIX,
-    Part.API_KEY: labels.API_KEY_SUFFIX,
+    Part.CONFIG: CONFIG_SUFFIX,
+    Part.KEYS: KEYS_SUFFIX,
+    Part.API_KEY: API_KEY_SUFFIX,
 }
 
 
@@ -86,8 +93,8 @@ def classify(
 ) -> TenantObject | None:
     """The tenant object a ConfigMap or Secret is (Secret data base64-encoded, as the API
     returns it), None when it is not one; InvalidObject when it is one but malformed."""
-    tenant = (object_labels or {}).get(labels.TENANT, "")
-    if (object_labels or {}).get(labels.MANAGED_BY) != labels.MANAGED_BY_VALUE:
+    tenant = (object_labels or {}).get(TENANT_LABEL, "")
+    if (object_labels or {}).get(MANAGED_BY) != FIELD_MANAGER:
         return None
     part = object_part(kind, name, tenant)
     if part is None:

@@ -29,7 +29,7 @@ from typing import Any
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
-from ott_runtime.poolsync import labels
+from ott_runtime.domain.contract import FIELD_MANAGER, MANAGED_BY, TENANT_LABEL, managed_selector
 from ott_runtime.poolsync.files import InvalidObject, Part, PoolFolders, classify, object_part
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class PoolSync:
         """One watch event (ADDED, MODIFIED, DELETED); True if a folder changed."""
         meta = obj.metadata
         object_labels = meta.labels or {}
-        tenant = object_labels.get(labels.TENANT, "")
+        tenant = object_labels.get(TENANT_LABEL, "")
         with self._lock:
             if event_type == "DELETED":
                 part = object_part(kind, meta.name, tenant)
@@ -87,11 +87,11 @@ class PoolSync:
     def resync(self, kind: str) -> str:
         """Lists ``kind``, writes every tenant object, removes folders whose object went;
         returns the list's resourceVersion to watch from."""
-        listing = self._lister(kind)(self.namespace, label_selector=labels.MANAGED_SELECTOR)
+        listing = self._lister(kind)(self.namespace, label_selector=managed_selector())
         present: dict[Part, set[str]] = {part: set() for part in self._parts(kind)}
         for obj in listing.items:
             self.apply(kind, "ADDED", obj)
-            tenant = (obj.metadata.labels or {}).get(labels.TENANT, "")
+            tenant = (obj.metadata.labels or {}).get(TENANT_LABEL, "")
             part = object_part(kind, obj.metadata.name, tenant)
             if part is not None:
                 present[part].add(tenant)
@@ -120,7 +120,7 @@ class PoolSync:
                 log.warning("webhook secret %s not found in %s", name, self.namespace)
                 continue
             secret: Any = found[0]
-            if (secret.metadata.labels or {}).get(labels.MANAGED_BY) == labels.MANAGED_BY_VALUE:
+            if (secret.metadata.labels or {}).get(MANAGED_BY) == FIELD_MANAGER:
                 log.error("refused: %s is the operator's Secret, not a signing secret", name)
                 continue
             for secret_name, key in wanted:
@@ -142,7 +142,7 @@ class PoolSync:
                 stream = watch.Watch().stream(  # type: ignore[no-untyped-call]
                     self._lister(kind),
                     self.namespace,
-                    label_selector=labels.MANAGED_SELECTOR,
+                    label_selector=managed_selector(),
                     resource_version=version,
                     timeout_seconds=self.resync_seconds,
                 )

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ott_runtime.crypto import KeyStore
+from ott_runtime.domain.contract import API_KEY_FILE, RULES_FILE, TENANT_FILE
 from ott_runtime.domain.documents import load_resources
 from ott_runtime.domain.keyring import SECRET_DATA_KEY
 from ott_runtime.domain.rules import ResolvedRules
@@ -32,9 +33,6 @@ from ott_runtime.storage.database import sqlite_url
 from ott_runtime.storage.directory import KEY_PREFIX
 
 log = logging.getLogger(__name__)
-RULES_FILE = "rules.json"
-TENANT_FILE = "tenant.json"
-API_KEY_FILE = "key"
 
 
 @dataclass

@@ -18,12 +18,10 @@ import os
 from pathlib import Path
 
 from ott_runtime.crypto.sources import KeyRingFile
+from ott_runtime.domain.contract import API_KEY_FILE, RULES_FILE, TENANT_FILE
 from ott_runtime.domain.keyring import SECRET_DATA_KEY
 from ott_runtime.ingest.service import RuntimeService
 from ott_runtime.standalone.config import (
-    API_KEY_FILE,
-    RULES_FILE,
-    TENANT_FILE,
     has_keyring,
     read_api_key,
     tenant_dirs,
