@@ -1,16 +1,21 @@
-"""Every label and annotation key the operator writes or reads, spelled once."""
+"""Every label and annotation key the operator writes or reads, spelled once.
+
+The ones the runtime reads back (managed-by, the tenant label, the field manager) are part of
+the operator <-> runtime contract and spelled in ``ott_runtime.domain.contract``.
+"""
 
 from __future__ import annotations
 
-from ott_runtime.domain import API_GROUP
+from ott_runtime.domain import contract
+from ott_runtime.domain.contract import API_GROUP
 
-FIELD_MANAGER = "ott-compliance-operator"
+FIELD_MANAGER = contract.FIELD_MANAGER
 
-MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY = contract.MANAGED_BY
 APP_NAME = "app.kubernetes.io/name"
 COMPONENT = "app.kubernetes.io/component"
 PART_OF = "app.kubernetes.io/part-of"
-TENANT = f"{API_GROUP}/tenant"
+TENANT = contract.TENANT_LABEL
 
 APP_NAME_VALUE = "ottc"
 PART_OF_VALUE = "ott-compliance"
@@ -26,8 +31,6 @@ ROTATE_KEYS = f"{API_GROUP}/rotate-keys"
 ROTATION_REQUEST = f"{API_GROUP}/rotation-request"
 # On the Events of a reconcile: its trace id (find the trace in Jaeger).
 TRACE_ID = f"{API_GROUP}/trace-id"
-# kopf's own bookkeeping (progress, last handled spec) lives under this prefix.
-KOPF_PREFIX = API_GROUP
 
 KONG_CREDENTIAL = "konghq.com/credential"
 KONG_PLUGINS = "konghq.com/plugins"
@@ -57,4 +60,4 @@ def scoring_selector(tenant: str) -> dict[str, str]:
 
 def managed_selector(tenant: str) -> str:
     """Label selector string for everything the operator made for ``tenant``."""
-    return f"{MANAGED_BY}={FIELD_MANAGER},{TENANT}={tenant}"
+    return contract.managed_selector(tenant)

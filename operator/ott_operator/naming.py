@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ott_operator.settings import OperatorSettings
 from ott_runtime.domain.base import MAX_TENANT_NAME_LENGTH
 from ott_runtime.domain.base import TENANT_NAMESPACE_PREFIX as NAMESPACE_PREFIX
+from ott_runtime.domain.contract import API_KEY_SUFFIX, CONFIG_SUFFIX, KEYS_SUFFIX
 from ott_runtime.domain.tenant import ComplianceTenant, Isolation
 
 SCORING = "scoring"
@@ -20,9 +21,6 @@ SERVICE_ACCOUNT = "scoring"
 DATA_VOLUME = "tenant-data"
 DATABASE_CLUSTER = "tenant-db"
 PEER_AUTHENTICATION = "default"
-CONFIG_KEY_RULES = "rules.json"
-CONFIG_KEY_TENANT = "tenant.json"
-API_KEY_FIELD = "key"
 
 
 def tenant_namespace(tenant: str) -> str:
@@ -69,7 +67,8 @@ class TenantNames:
             service = deployment = SCORING
         else:
             namespace = settings.pool_namespace
-            config_map, keys, api_key = f"{name}-config", f"{name}-keys", f"{name}-api-key"
+            config_map, keys = name + CONFIG_SUFFIX, name + KEYS_SUFFIX
+            api_key = name + API_KEY_SUFFIX
             service = deployment = settings.pool_service
         gateway = f"ottc-{name}"
         return cls(

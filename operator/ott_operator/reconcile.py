@@ -37,7 +37,7 @@ from ott_operator.inputs import parse_tenant, regulation_sets
 from ott_operator.keyplan import KeyAction, KeyPlan, UnreadableKeyring, plan_keys
 from ott_operator.kube import ApplyError, Kube, ObjectRef
 from ott_operator.metrics import METRICS
-from ott_operator.naming import API_KEY_FIELD, TenantNames
+from ott_operator.naming import TenantNames
 from ott_operator.settings import GatewayMode, OperatorSettings
 from ott_operator.status import (
     gateway_condition,
@@ -46,6 +46,8 @@ from ott_operator.status import (
     phase,
     scoring_condition,
 )
+from ott_runtime.domain.contract import API_KEY_FILE
+from ott_runtime.domain.contract import TENANT_PLURAL as TENANTS
 from ott_runtime.domain.durations import parse_duration
 from ott_runtime.domain.rules import (
     MissingRegulationSets,
@@ -61,7 +63,6 @@ from ott_runtime.telemetry import set_span_attributes, start_span
 
 log = logging.getLogger(__name__)
 
-TENANTS = "compliancetenants"
 _MUST_HOLD = {ConditionType.REGULATIONS_RESOLVED, ConditionType.KEYS_READY}
 
 
@@ -271,8 +272,8 @@ class TenantReconciler:
         import base64
 
         data, _ = self.kube.secret_data(names.namespace, names.api_key_secret)
-        if API_KEY_FIELD in data:
-            return base64.b64decode(data[API_KEY_FIELD]).decode()
+        if API_KEY_FILE in data:
+            return base64.b64decode(data[API_KEY_FILE]).decode()
         return generate_api_key()
 
     def _apply(self, work: _Pass, objects: list[Object], drift: bool) -> None:

@@ -19,12 +19,13 @@ from pydantic import ValidationError
 
 from ott_operator.inputs import parse_tenant
 from ott_operator.kube import Kube
-from ott_operator.naming import API_KEY_FIELD, TenantNames
+from ott_operator.naming import TenantNames
 from ott_operator.settings import OperatorSettings
+from ott_runtime.domain.contract import API_KEY_FILE
+from ott_runtime.domain.contract import TENANT_PLURAL as TENANTS
 from ott_runtime.domain.tenant import UsageStatus
 
 log = logging.getLogger(__name__)
-TENANTS = "compliancetenants"
 USAGE_FIELDS = ("period", "events", "apiCalls", "estimatedCharge")
 
 
@@ -72,9 +73,9 @@ def current_usage(
     tenant = parse_tenant(body)
     names = TenantNames.of(tenant, settings)
     data, _ = kube.secret_data(names.namespace, names.api_key_secret)
-    if API_KEY_FIELD not in data:
+    if API_KEY_FILE not in data:
         raise UsageUnavailable(f"Secret {names.namespace}/{names.api_key_secret} has no API key")
-    api_key = base64.b64decode(data[API_KEY_FIELD]).decode()
+    api_key = base64.b64decode(data[API_KEY_FILE]).decode()
     return fetch_usage(usage_url(settings, names), api_key, timeout=settings.usage_timeout_seconds)
 
 

@@ -12,8 +12,8 @@ import hashlib
 import json
 from typing import Any
 
-from ott_operator import naming
 from ott_operator.builders.context import Object, TenantContext
+from ott_runtime.domain.contract import RULES_FILE, TENANT_FILE
 
 
 def _canonical(value: Any) -> str:
@@ -40,8 +40,8 @@ def runtime_tenant_settings(ctx: TenantContext) -> dict[str, Any]:
 
 def config_data(ctx: TenantContext) -> dict[str, str]:
     return {
-        naming.CONFIG_KEY_RULES: _canonical(ctx.rules_config),
-        naming.CONFIG_KEY_TENANT: _canonical(runtime_tenant_settings(ctx)),
+        RULES_FILE: _canonical(ctx.rules_config),
+        TENANT_FILE: _canonical(runtime_tenant_settings(ctx)),
     }
 
 

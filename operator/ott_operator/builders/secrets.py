@@ -10,8 +10,9 @@ from __future__ import annotations
 import base64
 import secrets as token_source
 
-from ott_operator import labels, naming
+from ott_operator import labels
 from ott_operator.builders.context import Object, TenantContext
+from ott_runtime.domain.contract import API_KEY_FILE
 
 API_KEY_PREFIX = "ottc_"
 
@@ -42,5 +43,5 @@ def api_key_secret(ctx: TenantContext) -> Object:
             extra_labels={labels.KONG_CREDENTIAL: "key-auth"},
         ),
         "type": "Opaque",
-        "data": {naming.API_KEY_FIELD: base64.b64encode(ctx.api_key.encode()).decode("ascii")},
+        "data": {API_KEY_FILE: base64.b64encode(ctx.api_key.encode()).decode("ascii")},
     }

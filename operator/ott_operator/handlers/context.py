@@ -11,10 +11,15 @@ import kopf
 from ott_operator.kube import Kube
 from ott_operator.reconcile import TenantReconciler
 from ott_operator.settings import OperatorSettings
-from ott_runtime.domain import API_GROUP, API_VERSION
+from ott_runtime.domain.contract import (
+    API_GROUP,
+    API_VERSION,
+    REGULATION_SET_PLURAL,
+    TENANT_PLURAL,
+)
 
-TENANT_RESOURCE = (API_GROUP, API_VERSION, "compliancetenants")
-SET_RESOURCE = (API_GROUP, API_VERSION, "regulationsets")
+TENANT_RESOURCE = (API_GROUP, API_VERSION, TENANT_PLURAL)
+SET_RESOURCE = (API_GROUP, API_VERSION, REGULATION_SET_PLURAL)
 
 # kopf's own bookkeeping annotations (handler progress, last handled spec)
 KOPF_ANNOTATION_PREFIX = f"kopf.{API_GROUP}"

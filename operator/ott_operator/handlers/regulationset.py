@@ -19,6 +19,7 @@ from ott_operator.handlers.context import (
     tenants_using,
 )
 from ott_operator.kube import Kube
+from ott_runtime.domain.contract import REGULATION_SET_PLURAL as SETS
 from ott_runtime.domain.regulation import RegulationSet
 from ott_runtime.domain.rules import (
     RuleCompileError,
@@ -29,7 +30,6 @@ from ott_runtime.domain.rules import (
 from ott_runtime.domain.tenant import ComplianceTenantSpec
 
 log = logging.getLogger(__name__)
-SETS = "regulationsets"
 
 
 def compile_set(body: Mapping[str, Any]) -> tuple[Condition, int]:
