@@ -1,8 +1,10 @@
 """The operator's only door to the API server (the official ``kubernetes`` client).
 
 Server-side apply with the operator's field manager, reads by name, pruning by label,
-status writes and Events. Thread-safe: kopf runs the (sync) handlers in a thread pool.
-Nothing here logs object contents (Secrets pass through ``apply``).
+status writes under an optimistic lock and Events. Thread-safe: kopf runs the (sync)
+handlers in a thread pool. Nothing here logs object contents (Secrets pass through
+``apply``). ``KubeAPI`` is what the rest of the operator needs of it, so the reconciler's
+unit tests can stand a small fake in its place.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Protocol
 
 import kubernetes
 from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi
@@ -21,8 +23,16 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
 
 from ott_operator.conditions import timestamp
-from ott_operator.labels import FIELD_MANAGER, TRACE_ID
-from ott_runtime.domain import API_GROUP, API_VERSION
+from ott_operator.labels import TRACE_ID
+from ott_runtime.domain.contract import (
+    API_GROUP,
+    API_VERSION,
+    FIELD_MANAGER,
+    REGULATION_SET_KIND,
+    REGULATION_SET_PLURAL,
+    TENANT_KIND,
+    TENANT_PLURAL,
+)
 from ott_runtime.telemetry import current_trace_id
 
 Object = dict[str, Any]
@@ -30,6 +40,24 @@ Object = dict[str, Any]
 
 class ApplyError(RuntimeError):
     """The API server refused an object; the message names it and says why."""
+
+
+class StatusConflict(RuntimeError):
+    """A status write carried a ``resourceVersion`` the object no longer has (HTTP 409):
+    someone wrote it since it was read. Read it again and recompute."""
+
+
+@dataclass(frozen=True)
+class CustomResource:
+    """One of our cluster-scoped custom resources: its kind (to read) and plural (to patch)."""
+
+    kind: str
+    plural: str
+    api_version: str = f"{API_GROUP}/{API_VERSION}"
+
+
+TENANTS = CustomResource(TENANT_KIND, TENANT_PLURAL)
+REGULATION_SETS = CustomResource(REGULATION_SET_KIND, REGULATION_SET_PLURAL)
 
 
 @dataclass(frozen=True)
@@ -55,6 +83,49 @@ def _reason(exc: ApiException) -> str:
         return str(body.get("message") or exc.reason)
     except ValueError:
         return str(exc.reason)
+
+
+class KubeAPI(Protocol):
+    """What the operator asks of the API server (``Kube``, or a fake in unit tests)."""
+
+    def get(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> Object | None: ...
+
+    def apply(self, obj: Object) -> Object: ...
+
+    def list_labelled(
+        self, api_version: str, kind: str, namespace: str | None, selector: str
+    ) -> list[Object]: ...
+
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None) -> None: ...
+
+    def patch_status(
+        self,
+        resource: CustomResource,
+        name: str,
+        status: Mapping[str, Any],
+        *,
+        resource_version: str,
+    ) -> None: ...
+
+    def post_event(
+        self, regarding: Mapping[str, Any], *, warning: bool, reason: str, message: str
+    ) -> None: ...
+
+
+def get_custom(kube: KubeAPI, resource: CustomResource, name: str) -> Object | None:
+    return kube.get(resource.api_version, resource.kind, name)
+
+
+def secret_data(kube: KubeAPI, namespace: str, name: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(data, annotations) of a Secret, or two empty dicts when it does not exist."""
+    secret = kube.get("v1", "Secret", name, namespace)
+    if secret is None:
+        return {}, {}
+    data = {str(k): str(v) for k, v in (secret.get("data") or {}).items()}
+    annotations = dict((secret.get("metadata") or {}).get("annotations") or {})
+    return data, annotations
 
 
 class Kube:
@@ -138,34 +209,24 @@ class Kube:
         except (NotFoundError, ResourceNotFoundError):
             pass
 
-    def secret_data(self, namespace: str, name: str) -> tuple[dict[str, str], dict[str, str]]:
-        """(data, annotations) of a Secret, or two empty dicts when it does not exist."""
-        try:
-            secret = self.core.read_namespaced_secret(name, namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                return {}, {}
-            raise
-        data = {str(k): str(v) for k, v in (secret.data or {}).items()}
-        annotations = dict((secret.metadata.annotations if secret.metadata else None) or {})
-        return data, annotations
-
-    def get_cluster_custom(self, plural: str, name: str) -> Object | None:
-        try:
-            found = self.custom.get_cluster_custom_object(API_GROUP, API_VERSION, plural, name)
-            return cast(Object, found)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-
-    def patch_status(self, plural: str, name: str, status: Mapping[str, Any]) -> None:
-        """Merge-patch the status subresource of one of our cluster-scoped objects."""
+    def patch_status(
+        self,
+        resource: CustomResource,
+        name: str,
+        status: Mapping[str, Any],
+        *,
+        resource_version: str,
+    ) -> None:
+        """Merge-patch the status subresource of one of our cluster-scoped objects, on the
+        condition that it still has ``resource_version`` (raises StatusConflict if not)."""
+        patch = {"metadata": {"resourceVersion": resource_version}, "status": dict(status)}
         try:
             self.custom.patch_cluster_custom_object_status(
-                API_GROUP, API_VERSION, plural, name, {"status": dict(status)}
+                API_GROUP, API_VERSION, resource.plural, name, patch
             )
         except ApiException as exc:
+            if exc.status == 409:
+                raise StatusConflict(f"{resource.kind} {name}: {_reason(exc)}") from None
             if exc.status != 404:  # deleted meanwhile: nothing to report on
                 raise
 

@@ -18,11 +18,11 @@ import httpx
 from pydantic import ValidationError
 
 from ott_operator.inputs import parse_tenant
-from ott_operator.kube import Kube
+from ott_operator.kube import TENANTS, KubeAPI, get_custom, secret_data
 from ott_operator.naming import TenantNames
 from ott_operator.settings import OperatorSettings
+from ott_operator.status_patch import patch_status
 from ott_runtime.domain.contract import API_KEY_FILE
-from ott_runtime.domain.contract import TENANT_PLURAL as TENANTS
 from ott_runtime.domain.tenant import UsageStatus
 
 log = logging.getLogger(__name__)
@@ -67,22 +67,22 @@ def fetch_usage(url: str, api_key: str, *, timeout: float = 5.0) -> dict[str, An
 
 
 def current_usage(
-    kube: Kube, settings: OperatorSettings, body: Mapping[str, Any]
+    kube: KubeAPI, settings: OperatorSettings, body: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Ask the tenant's runtime for this month's usage."""
     tenant = parse_tenant(body)
     names = TenantNames.of(tenant, settings)
-    data, _ = kube.secret_data(names.namespace, names.api_key_secret)
+    data, _ = secret_data(kube, names.namespace, names.api_key_secret)
     if API_KEY_FILE not in data:
         raise UsageUnavailable(f"Secret {names.namespace}/{names.api_key_secret} has no API key")
     api_key = base64.b64decode(data[API_KEY_FILE]).decode()
     return fetch_usage(usage_url(settings, names), api_key, timeout=settings.usage_timeout_seconds)
 
 
-def refresh_usage(kube: Kube, settings: OperatorSettings, name: str) -> dict[str, Any] | None:
+def refresh_usage(kube: KubeAPI, settings: OperatorSettings, name: str) -> dict[str, Any] | None:
     """Write the runtime's usage into ``status.usage`` when it changed; returns what the
     status now holds (None when there was nothing to ask or the runtime did not answer)."""
-    body = kube.get_cluster_custom(TENANTS, name)
+    body = get_custom(kube, TENANTS, name)
     if body is None or body["metadata"].get("deletionTimestamp"):
         return None
     if (body.get("spec") or {}).get("suspended"):
@@ -92,6 +92,10 @@ def refresh_usage(kube: Kube, settings: OperatorSettings, name: str) -> dict[str
     except (UsageUnavailable, ValueError) as exc:  # ValueError: an unreadable spec
         log.debug("tenant %s: usage not refreshed: %s", name, exc)
         return None
-    if (body.get("status") or {}).get("usage") != usage:
-        kube.patch_status(TENANTS, name, {"usage": usage})
+
+    def transaction(current: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        # the answer took a round trip: a conflict re-reads and compares again
+        return None if (current.get("status") or {}).get("usage") == usage else {"usage": usage}
+
+    patch_status(kube, TENANTS, name, transaction, read=body)
     return usage

@@ -53,7 +53,7 @@ def test_reconcile_trace_has_a_child_per_applied_object_and_events_carry_it(
     from kubernetes.config import new_client_from_config
 
     from ott_operator.kube import Kube
-    from ott_operator.reconcile import TenantReconciler
+    from ott_operator.reconciler.tenant import TenantReconciler
     from ott_operator.settings import OperatorSettings
 
     control_plane.kubectl("apply", "-f", str(REPO / "examples" / "regulationsets"))

@@ -1,7 +1,7 @@
 """Thin kopf handlers, all registered here, into one registry, from the settings.
 
 ``register_handlers`` is the only place that knows which handler reacts to what; the
-work itself is in ``ott_operator.reconcile`` (tenants) and the pure builders.
+work itself is in ``ott_operator.reconciler`` (tenants) and the pure builders.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import kopf
 
-from ott_operator.handlers import deletion, indexes, regulationset, tenant
+from ott_operator.handlers import deletion, indexes, regulationset, tenant, used_by
 from ott_operator.handlers.context import FINALIZER, KOPF_ANNOTATION_PREFIX, OperatorState, state
 from ott_operator.settings import OperatorSettings
 
@@ -46,6 +46,7 @@ def register_handlers(registry: kopf.OperatorRegistry, settings: OperatorSetting
     indexes.register(registry)
     tenant.register(registry, settings)
     regulationset.register(registry)
+    used_by.register(registry)
     deletion.register(registry)
 
 

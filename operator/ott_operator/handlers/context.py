@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
 
 import kopf
 
 from ott_operator.kube import Kube
-from ott_operator.reconcile import TenantReconciler
+from ott_operator.reconciler.tenant import TenantReconciler
 from ott_operator.settings import OperatorSettings
 from ott_runtime.domain.contract import (
     API_GROUP,
@@ -21,6 +22,11 @@ from ott_runtime.domain.contract import (
 TENANT_RESOURCE = (API_GROUP, API_VERSION, TENANT_PLURAL)
 SET_RESOURCE = (API_GROUP, API_VERSION, REGULATION_SET_PLURAL)
 
+# The two kopf indexes (``handlers.indexes``), which kopf passes to every handler as keyword
+# arguments of these names: set name -> its document, and set name -> the tenants using it.
+RegulationSetIndex: TypeAlias = kopf.Index[str, dict[str, Any]]
+TenantsByRegulation: TypeAlias = kopf.Index[str, str]
+
 # kopf's own bookkeeping annotations (handler progress, last handled spec)
 KOPF_ANNOTATION_PREFIX = f"kopf.{API_GROUP}"
 FINALIZER = f"{API_GROUP}/final-usage"
@@ -31,6 +37,9 @@ class OperatorState:
     settings: OperatorSettings
     kube: Kube | None = None
     reconciler: TenantReconciler | None = None
+    # ``handlers.used_by`` writes one set at a time: handlers of several tenants run at once
+    # (kopf's thread pool) and would only make each other's optimistic writes conflict
+    used_by_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def connect(self) -> TenantReconciler:
         if self.reconciler is None:
@@ -45,7 +54,7 @@ def state(memo: Any) -> OperatorState:
     return found
 
 
-def set_documents(index: kopf.Index[str, Any]) -> Iterator[Mapping[str, Any]]:
+def set_documents(index: RegulationSetIndex) -> Iterator[Mapping[str, Any]]:
     """Every indexed RegulationSet document (the index is keyed by set name)."""
     # kopf updates indexes on the event loop while sync handlers run in worker threads:
     # iterate over snapshots (one C-level copy each), never over the live containers
@@ -53,10 +62,5 @@ def set_documents(index: kopf.Index[str, Any]) -> Iterator[Mapping[str, Any]]:
         yield from list(store)
 
 
-def tenants_using(index: kopf.Index[str, Any], set_name: str) -> list[str]:
+def tenants_using(index: TenantsByRegulation, set_name: str) -> list[str]:
     return sorted(set(index.get(set_name, [])))
-
-
-def indexes_of(kwargs: Mapping[str, Any]) -> tuple[kopf.Index[str, Any], kopf.Index[str, Any]]:
-    """The two indexes kopf passes to every handler (see ``handlers.indexes``)."""
-    return kwargs["regulation_sets"], kwargs["tenants_by_regulation"]

@@ -12,8 +12,7 @@ import kopf
 
 from ott_operator import labels, naming
 from ott_operator.conditions import timestamp
-from ott_operator.handlers.context import TENANT_RESOURCE, indexes_of, state
-from ott_operator.handlers.regulationset import refresh_used_by
+from ott_operator.handlers.context import TENANT_RESOURCE, state
 from ott_operator.kube import ApplyError
 from ott_operator.settings import OperatorSettings
 from ott_operator.usage import UsageUnavailable, current_usage
@@ -53,14 +52,8 @@ def final_usage_record(
 
 def register(registry: kopf.OperatorRegistry) -> None:
     @kopf.on.delete(*TENANT_RESOURCE, id="final-usage", registry=registry)
-    def record_final_usage(
-        name: str,
-        uid: str,
-        body: kopf.Body,
-        memo: Any,
-        **kwargs: Any,
-    ) -> None:
-        regulation_sets, tenants_by_regulation = indexes_of(kwargs)
+    def record_final_usage(name: str, uid: str, body: kopf.Body, memo: Any, **_: Any) -> None:
+        # the sets' usedBy drops the tenant on its own (handlers.used_by)
         operator = state(memo)
         reconciler = operator.connect()
         kube = operator.kube
@@ -86,4 +79,3 @@ def register(registry: kopf.OperatorRegistry) -> None:
                 "owned objects are removed by garbage collection",
             )
             reconciler.forget(name)
-        refresh_used_by(operator, regulation_sets, tenants_by_regulation, leaving=name)

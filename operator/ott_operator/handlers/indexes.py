@@ -1,6 +1,8 @@
 """kopf indexes: RegulationSets by name, and tenants by the sets they reference.
 
 A RegulationSet change looks up the tenants that use it here instead of listing tenants.
+kopf hands both to every handler as keyword arguments named after them (typed as
+``handlers.context.RegulationSetIndex`` and ``TenantsByRegulation``).
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ from ott_operator.handlers.context import SET_RESOURCE, TENANT_RESOURCE
 def register(registry: kopf.OperatorRegistry) -> None:
     @kopf.index(*SET_RESOURCE, id="regulation_sets", registry=registry)
     def regulation_sets(name: str, body: kopf.Body, **_: Any) -> dict[str, Any]:
+        used_by = (body.get("status") or {}).get("usedBy")
         return {
             name: {
                 "apiVersion": body["apiVersion"],
                 "kind": body["kind"],
                 "metadata": {"name": name, "generation": body.meta.get("generation")},
                 "spec": dict(body.spec),
-                "usedBy": list((body.get("status") or {}).get("usedBy") or []),
+                # None until written: ``handlers.used_by`` then writes [] for a set no one uses
+                "usedBy": None if used_by is None else list(used_by),
             }
         }
 

@@ -1,4 +1,8 @@
-"""RegulationSet handlers: compile, report, and re-resolve every tenant that uses the set."""
+"""RegulationSet handlers: compile, report, and re-resolve every tenant that uses the set.
+
+They write a set's conditions, ruleCount and observedGeneration; ``status.usedBy`` is
+``handlers.used_by``'s alone.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +17,14 @@ from ott_operator.conditions import Condition, ConditionType, merge_conditions, 
 from ott_operator.handlers.context import (
     SET_RESOURCE,
     OperatorState,
-    indexes_of,
+    RegulationSetIndex,
+    TenantsByRegulation,
     set_documents,
     state,
     tenants_using,
 )
-from ott_operator.kube import Kube
-from ott_runtime.domain.contract import REGULATION_SET_PLURAL as SETS
+from ott_operator.kube import REGULATION_SETS, KubeAPI
+from ott_operator.status_patch import patch_status
 from ott_runtime.domain.regulation import RegulationSet
 from ott_runtime.domain.rules import (
     RuleCompileError,
@@ -58,45 +63,36 @@ def compile_set(body: Mapping[str, Any]) -> tuple[Condition, int]:
     return Condition(kind, True, "Compiled", f"{count} rules compiled"), count
 
 
-def write_set_status(kube: Kube, body: Mapping[str, Any], used_by: list[str]) -> None:
+def write_set_status(kube: KubeAPI, body: Mapping[str, Any]) -> None:
+    """The set's compiled condition and rule count, with an Event for each transition."""
     condition, count = compile_set(body)
     generation = body["metadata"].get("generation")
-    existing = (body.get("status") or {}).get("conditions") or []
-    status = {
-        "observedGeneration": generation,
-        "ruleCount": count,
-        "conditions": merge_conditions(existing, [condition], generation=generation),
-        "usedBy": used_by,
-    }
-    kube.patch_status(SETS, body["metadata"]["name"], status)
-    for changed in transitions(existing, [condition]):
+    changed: list[Condition] = []
+
+    def transaction(current: Mapping[str, Any]) -> Mapping[str, Any]:
+        existing = (current.get("status") or {}).get("conditions") or []
+        changed[:] = transitions(existing, [condition])  # relative to what is stored
+        return {
+            "observedGeneration": generation,
+            "ruleCount": count,
+            "conditions": merge_conditions(existing, [condition], generation=generation),
+        }
+
+    patch_status(kube, REGULATION_SETS, body["metadata"]["name"], transaction, read=body)
+    for transition in changed:
         kube.post_event(
-            body, warning=changed.status is not True, reason=changed.reason, message=changed.message
+            body,
+            warning=transition.status is not True,
+            reason=transition.reason,
+            message=transition.message,
         )
-
-
-def refresh_used_by(
-    operator: OperatorState,
-    sets: kopf.Index[str, Any],
-    tenants: kopf.Index[str, Any],
-    *,
-    leaving: str | None = None,
-) -> None:
-    """Keep ``status.usedBy`` of every set in step with the tenants that reference it."""
-    kube = operator.kube
-    assert kube is not None
-    for document in set_documents(sets):
-        name = document["metadata"]["name"]
-        used_by = [t for t in tenants_using(tenants, name) if t != leaving]
-        if used_by != document.get("usedBy"):
-            kube.patch_status(SETS, name, {"usedBy": used_by})
 
 
 def _propagate(
     operator: OperatorState,
     set_name: str,
-    sets: kopf.Index[str, Any],
-    tenants: kopf.Index[str, Any],
+    sets: RegulationSetIndex,
+    tenants: TenantsByRegulation,
 ) -> None:
     reconciler = operator.connect()
     for tenant in tenants_using(tenants, set_name):
@@ -105,41 +101,39 @@ def _propagate(
 
 
 def register(registry: kopf.OperatorRegistry) -> None:
+    # The indexes are typed keyword arguments (kopf's examples/16-indexing); kopf's handler
+    # protocols do not list them, hence the ignores on the decorators.
     @kopf.on.resume(*SET_RESOURCE, id="regulation-set", registry=registry)
-    def report_set(
-        name: str,
-        body: kopf.Body,
-        memo: Any,
-        **kwargs: Any,
-    ) -> None:
-        _, tenants_by_regulation = indexes_of(kwargs)
+    def report_set(body: kopf.Body, memo: Any, **_: Any) -> None:
         operator = state(memo)
         operator.connect()
         assert operator.kube is not None
-        write_set_status(operator.kube, body, tenants_using(tenants_by_regulation, name))
+        write_set_status(operator.kube, body)
 
     @kopf.on.create(*SET_RESOURCE, id="regulation-set", registry=registry)
-    @kopf.on.update(*SET_RESOURCE, id="regulation-set", registry=registry)
+    @kopf.on.update(*SET_RESOURCE, id="regulation-set", registry=registry)  # type: ignore[arg-type]
     def compile_and_propagate(
         name: str,
         body: kopf.Body,
         memo: Any,
-        **kwargs: Any,
+        regulation_sets: RegulationSetIndex,
+        tenants_by_regulation: TenantsByRegulation,
+        **_: Any,
     ) -> None:
-        regulation_sets, tenants_by_regulation = indexes_of(kwargs)
         operator = state(memo)
         operator.connect()
         assert operator.kube is not None
-        write_set_status(operator.kube, body, tenants_using(tenants_by_regulation, name))
+        write_set_status(operator.kube, body)
         _propagate(operator, name, regulation_sets, tenants_by_regulation)
 
-    @kopf.on.delete(*SET_RESOURCE, id="regulation-set-gone", optional=True, registry=registry)
+    @kopf.on.delete(*SET_RESOURCE, id="regulation-set-gone", optional=True, registry=registry)  # type: ignore[arg-type]
     def set_removed(
         name: str,
         memo: Any,
-        **kwargs: Any,
+        regulation_sets: RegulationSetIndex,
+        tenants_by_regulation: TenantsByRegulation,
+        **_: Any,
     ) -> None:
-        regulation_sets, tenants_by_regulation = indexes_of(kwargs)
         # tenants that still reference it go Degraded (MissingRegulationSet) right away
         operator = state(memo)
         reconciler = operator.connect()

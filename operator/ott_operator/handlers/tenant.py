@@ -9,9 +9,13 @@ from typing import Any
 
 import kopf
 
-from ott_operator.handlers.context import TENANT_RESOURCE, indexes_of, set_documents, state
-from ott_operator.handlers.regulationset import refresh_used_by
-from ott_operator.reconcile import Outcome
+from ott_operator.handlers.context import (
+    TENANT_RESOURCE,
+    RegulationSetIndex,
+    set_documents,
+    state,
+)
+from ott_operator.reconciler.tenant import Outcome
 from ott_operator.settings import OperatorSettings
 from ott_operator.usage import refresh_usage
 
@@ -25,40 +29,37 @@ def _raise_for_retry(outcome: Outcome) -> None:
 
 
 def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
+    # The indexes are typed keyword arguments (kopf's examples/16-indexing); kopf's handler
+    # protocols do not list them, hence the ignores on the decorators.
     @kopf.on.resume(*TENANT_RESOURCE, id="tenant", registry=registry)
     @kopf.on.create(*TENANT_RESOURCE, id="tenant", registry=registry)
-    @kopf.on.update(*TENANT_RESOURCE, id="tenant", registry=registry)
+    @kopf.on.update(*TENANT_RESOURCE, id="tenant", registry=registry)  # type: ignore[arg-type]
     def reconcile_tenant(
-        name: str,
-        memo: Any,
-        **kwargs: Any,
+        name: str, memo: Any, regulation_sets: RegulationSetIndex, **_: Any
     ) -> None:
-        regulation_sets, tenants_by_regulation = indexes_of(kwargs)
-        operator = state(memo)
-        outcome = operator.connect().reconcile(name, set_documents(regulation_sets))
-        refresh_used_by(operator, regulation_sets, tenants_by_regulation)
+        outcome = state(memo).connect().reconcile(name, set_documents(regulation_sets))
         _raise_for_retry(outcome)
 
-    @kopf.timer(
+    @kopf.timer(  # type: ignore[arg-type]
         *TENANT_RESOURCE,
         id="drift",
         interval=settings.drift_seconds,
         initial_delay=settings.drift_seconds,
         registry=registry,
     )
-    def revert_drift(name: str, memo: Any, **kwargs: Any) -> None:
-        regulation_sets, _ = indexes_of(kwargs)
+    def revert_drift(name: str, memo: Any, regulation_sets: RegulationSetIndex, **_: Any) -> None:
         state(memo).connect().reconcile(name, set_documents(regulation_sets), drift_check=True)
 
-    @kopf.timer(
+    @kopf.timer(  # type: ignore[arg-type]
         *TENANT_RESOURCE,
         id="key-rotation",
         interval=settings.rotation_check_seconds,
         initial_delay=settings.rotation_check_seconds,
         registry=registry,
     )
-    def rotate_keys_when_due(name: str, memo: Any, **kwargs: Any) -> None:
-        regulation_sets, _ = indexes_of(kwargs)
+    def rotate_keys_when_due(
+        name: str, memo: Any, regulation_sets: RegulationSetIndex, **_: Any
+    ) -> None:
         reconciler = state(memo).connect()
         if reconciler.keys_need_work(name):
             reconciler.reconcile(name, set_documents(regulation_sets))

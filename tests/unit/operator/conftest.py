@@ -18,6 +18,27 @@ RULES_CONFIG: dict[str, Any] = {
     "rules": [{"id": "minor-consent", "when": "event.viewer.age < 16"}],
 }
 FIXED_NOW = datetime(2026, 1, 1, tzinfo=UTC)
+COMPLIANCE_API = "compliance.ott.dev/v1alpha1"
+# a one-rule RegulationSet as the cluster (and kopf's index) holds it
+GDPR: dict[str, Any] = {
+    "apiVersion": COMPLIANCE_API,
+    "kind": "RegulationSet",
+    "metadata": {"name": "gdpr", "generation": 1},
+    "spec": {
+        "jurisdiction": "EU",
+        "version": "2016/679",
+        "rules": [
+            {
+                "id": "minor-consent",
+                "severity": "high",
+                "appliesTo": ["playback.start"],
+                "when": "event.viewer.age < 16",
+                "message": "a minor started playback",
+                "reference": "GDPR Art. 8",
+            }
+        ],
+    },
+}
 
 ContextFactory = Callable[..., TenantContext]
 
