@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from ott_runtime.api.dependencies import AppMetrics, Scope, Service, Tenant
 from ott_runtime.api.pagination import decode_cursor, encode_cursor
 from ott_runtime.api.problems import ERROR_RESPONSES, PROBLEM_SCHEMA, Problem
+from ott_runtime.api.schemas import EventPage, IngestAnswer, StoredEvent, operation_id
 from ott_runtime.domain.events import EVENT_TYPES
 from ott_runtime.domain.instants import Instant
 from ott_runtime.domain.regulation import Severity
@@ -18,7 +18,7 @@ from ott_runtime.ingest.errors import IngestError
 from ott_runtime.ingest.limits import MAX_BODY_BYTES, MAX_EVENTS_PER_BATCH
 from ott_runtime.storage import EventQuery
 
-router = APIRouter(prefix="/v1/events", tags=["events"])
+router = APIRouter(prefix="/v1/events", tags=["events"], generate_unique_id_function=operation_id)
 
 EXAMPLE_BATCH = {
     "events": [
@@ -33,36 +33,6 @@ EXAMPLE_BATCH = {
         }
     ]
 }
-
-
-class IngestAnswer(BaseModel):
-    """What POST /v1/events answers (200)."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "accepted": 1,
-                "duplicates": [],
-                "violations": [
-                    {
-                        "id": "7d1c2f7e-3c1b-4c4e-9a55-0c3f4f3c2a10",
-                        "eventId": "evt-0001",
-                        "regulation": "coppa",
-                        "ruleId": "targeted-ad-to-child",
-                        "severity": "critical",
-                        "message": "Targeted ad shown to a child",
-                        "reference": "16 CFR 312.5",
-                    }
-                ],
-                "risk": [],
-            }
-        }
-    )
-
-    accepted: int = Field(description="Events stored by this request.")
-    duplicates: list[str] = Field(description="Ids already stored earlier (not stored again).")
-    violations: list[dict[str, Any]] = Field(description="Violations the accepted events raised.")
-    risk: list[dict[str, Any]] = Field(description="Risk scores of the accepted events.")
 
 
 async def _read_limited(request: Request) -> bytes:
@@ -100,7 +70,9 @@ async def _read_limited(request: Request) -> bytes:
     ),
     responses={
         **ERROR_RESPONSES,
+        415: PROBLEM_SCHEMA,  # a body that is not JSON (api.guards)
         503: PROBLEM_SCHEMA,  # too many batches in flight (api.admission; 429 per tenant)
+        # declared, not response_model: the answer is serialised below without validation
         200: {"model": IngestAnswer, "description": "Every accepted event is committed."},
     },
     openapi_extra={
@@ -171,7 +143,7 @@ async def list_events(
         str | None, Query(max_length=64, description="nextCursor of the previous page.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> dict[str, Any]:
+) -> EventPage:
     unknown = [t for t in type or () if t not in EVENT_TYPES]
     if unknown:
         raise Problem(
@@ -199,7 +171,7 @@ async def list_events(
         rows = await data.events.find(query)
         risks = await data.risk.for_events([r.event_id for r in rows])
     cipher = tenant.cipher
-    items = []
+    items: list[StoredEvent] = []
     for row in rows:
         opened = cipher.decrypt_document(row.payload, row.event_id)
         if opened.errors:
