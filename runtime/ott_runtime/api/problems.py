@@ -46,32 +46,36 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
+# one component, so a generated client has one Problem type, not one per operation and status
+PROBLEM_COMPONENT: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An RFC 9457 problem document",
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "index": {"type": ["integer", "null"]},
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+}
 PROBLEM_SCHEMA: dict[str, Any] = {
     "description": "An RFC 9457 problem document",
     "content": {
         MEDIA_TYPE: {
-            "schema": {
-                "type": "object",
-                "required": ["type", "title", "status"],
-                "properties": {
-                    "type": {"type": "string"},
-                    "title": {"type": "string"},
-                    "status": {"type": "integer"},
-                    "detail": {"type": "string"},
-                    "instance": {"type": "string"},
-                    "errors": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "index": {"type": ["integer", "null"]},
-                                "field": {"type": "string"},
-                                "message": {"type": "string"},
-                            },
-                        },
-                    },
-                },
-            },
+            "schema": {"$ref": "#/components/schemas/Problem"},
             "example": {
                 "type": PROBLEM_TYPE + "invalid-events",
                 "title": "Invalid events",
@@ -94,7 +98,26 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _document_problem(app: FastAPI) -> None:
+    """Adds the Problem component that PROBLEM_SCHEMA refers to (FastAPI only adds the
+    components of models it is given, and a model would be documented as JSON)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        first = app.openapi_schema is None
+        document = build()  # FastAPI's, cached after the first call
+        if first:
+            document.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
+                PROBLEM_COMPONENT
+            )
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    _document_problem(app)
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, error: Problem) -> JSONResponse:
         return problem_response(
