@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ott_runtime.api.schemas import restore_example_nulls
 from ott_runtime.ingest.errors import IngestError
 
 PROBLEM_TYPE = "urn:ott-compliance:problem:"
@@ -98,9 +99,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _document_problem(app: FastAPI) -> None:
+def _complete_document(app: FastAPI) -> None:
     """Adds the Problem component that PROBLEM_SCHEMA refers to (FastAPI only adds the
-    components of models it is given, and a model would be documented as JSON)."""
+    components of models it is given, and a model would be documented as JSON), and puts
+    back the null values of the response schemas' examples, which FastAPI leaves out."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -110,13 +112,14 @@ def _document_problem(app: FastAPI) -> None:
             document.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
                 PROBLEM_COMPONENT
             )
+            restore_example_nulls(document)
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    _document_problem(app)
+    _complete_document(app)
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, error: Problem) -> JSONResponse:

@@ -6,7 +6,7 @@ included. The shapes the stream and the webhooks share (a violation, a risk scor
 declared beside their builders in :mod:`ott_runtime.ingest.publishing` and reused here.
 """
 
-from ott_runtime.api.schemas.common import operation_id
+from ott_runtime.api.schemas.common import operation_id, restore_example_nulls
 from ott_runtime.api.schemas.events import EventPage, EventRisk, IngestAnswer, StoredEvent
 from ott_runtime.api.schemas.operations import (
     DeadLetter,
@@ -44,4 +44,5 @@ __all__ = [
     "Violation",
     "ViolationPage",
     "operation_id",
+    "restore_example_nulls",
 ]

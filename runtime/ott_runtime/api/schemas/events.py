@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, with_config
+from pydantic import Field
 from typing_extensions import TypedDict
 
-from ott_runtime.api.schemas.common import Cursor, InstantText, SeverityName, shape
+from ott_runtime.api.schemas.common import Cursor, InstantText, SeverityName, examples
 from ott_runtime.ingest.publishing import VIOLATION_EXAMPLE, RiskScore, Violation
 
 INGEST_EXAMPLE: dict[str, Any] = {
@@ -18,7 +18,7 @@ INGEST_EXAMPLE: dict[str, Any] = {
 }
 
 
-@with_config(shape(INGEST_EXAMPLE))
+@examples(INGEST_EXAMPLE)
 class IngestAnswer(TypedDict):
     """What POST /v1/events answers (200): every accepted event is committed."""
 
@@ -32,7 +32,7 @@ class IngestAnswer(TypedDict):
     risk: Annotated[list[RiskScore], Field(description="Risk scores of the accepted events.")]
 
 
-@with_config(shape({"score": 0.93, "model": "risk-ensemble@3"}))
+@examples({"score": 0.93, "model": "risk-ensemble@3"})
 class EventRisk(TypedDict):
     """The risk score a model gave the event (the full score: the ingest answer)."""
 
@@ -40,7 +40,7 @@ class EventRisk(TypedDict):
     model: str
 
 
-@with_config(shape({"field": "viewer.id", "reason": "authentication failed"}))
+@examples({"field": "viewer.id", "reason": "authentication failed"})
 class IntegrityError(TypedDict):
     """A protected field that could not be opened (left as ciphertext in ``event``)."""
 
@@ -70,7 +70,7 @@ STORED_EVENT_EXAMPLE: dict[str, Any] = {
 }
 
 
-@with_config(shape(STORED_EVENT_EXAMPLE))
+@examples(STORED_EVENT_EXAMPLE)
 class StoredEvent(TypedDict):
     """A stored event; its protected fields are decrypted for the tenant."""
 
@@ -90,7 +90,7 @@ class StoredEvent(TypedDict):
     integrityErrors: list[IntegrityError]
 
 
-@with_config(shape({"items": [STORED_EVENT_EXAMPLE], "nextCursor": None}))
+@examples({"items": [STORED_EVENT_EXAMPLE], "nextCursor": None})
 class EventPage(TypedDict):
     """A page of stored events, oldest first."""
 

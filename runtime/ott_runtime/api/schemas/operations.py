@@ -5,25 +5,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import Field, with_config
+from pydantic import Field
 from typing_extensions import TypedDict
 
-from ott_runtime.api.schemas.common import Cursor, InstantText, shape
+from ott_runtime.api.schemas.common import Cursor, InstantText, examples
 
 
-@with_config(shape({"status": "ok"}))
+@examples({"status": "ok"})
 class Health(TypedDict):
     status: Literal["ok"]
 
 
-@with_config(shape({"status": "ready", "schema": "0005", "tenants": 3}))
+@examples({"status": "ready", "schema": "0005", "tenants": 3})
 class Readiness(TypedDict):
     status: Literal["ready"]
     schema: Annotated[str | None, Field(description="The database's migration revision.")]
     tenants: Annotated[int, Field(description="Tenants served, each with its keyring.")]
 
 
-@with_config(shape({"version": 3, "promoted": 3, "error": None, "state": "serving v3"}))
+@examples({"version": 3, "promoted": 3, "error": None, "state": "serving v3"})
 class ModelSlot(TypedDict):
     """One model of the pair that scores events."""
 
@@ -43,7 +43,7 @@ BUCKET_EXAMPLE: dict[str, Any] = {
 }
 
 
-@with_config(shape(BUCKET_EXAMPLE))
+@examples(BUCKET_EXAMPLE)
 class SeriesBucket(TypedDict):
     """A closed minute of the events-per-minute series, scored."""
 
@@ -55,7 +55,7 @@ class SeriesBucket(TypedDict):
     alert: bool
 
 
-@with_config(shape({"enabled": False, "state": "off (spec.scoring.models.lstm is false)"}))
+@examples({"enabled": False, "state": "off (spec.scoring.models.lstm is false)"})
 class SeriesStatus(TypedDict):
     """The live events-per-minute detector; the keys after ``state`` while it runs."""
 
@@ -75,28 +75,26 @@ class SeriesStatus(TypedDict):
     lastError: NotRequired[str]
 
 
-@with_config(
-    shape(
-        {
-            "tenant": "acme",
-            "enabled": True,
-            "state": "scoring",
-            "models": {
-                "session-risk": {
-                    "version": 3,
-                    "promoted": 3,
-                    "error": None,
-                    "state": "serving v3",
-                },
+@examples(
+    {
+        "tenant": "acme",
+        "enabled": True,
+        "state": "scoring",
+        "models": {
+            "session-risk": {
+                "version": 3,
+                "promoted": 3,
+                "error": None,
+                "state": "serving v3",
             },
-            "series": {"enabled": False, "state": "off (spec.scoring.models.lstm is false)"},
         },
-        {
-            "tenant": "acme",
-            "enabled": False,
-            "state": "off: this runtime has no model registry (set OTTC_MODEL_DIR)",
-        },
-    )
+        "series": {"enabled": False, "state": "off (spec.scoring.models.lstm is false)"},
+    },
+    {
+        "tenant": "acme",
+        "enabled": False,
+        "state": "off: this runtime has no model registry (set OTTC_MODEL_DIR)",
+    },
 )
 class ModelsStatus(TypedDict):
     """Which model versions score the tenant's events, and any refused promotion. Only
@@ -123,7 +121,7 @@ DEAD_LETTER_EXAMPLE: dict[str, Any] = {
 }
 
 
-@with_config(shape(DEAD_LETTER_EXAMPLE))
+@examples(DEAD_LETTER_EXAMPLE)
 class DeadLetter(TypedDict):
     """A webhook notification out of attempts or refused by its receiver."""
 
@@ -136,7 +134,7 @@ class DeadLetter(TypedDict):
     payload: Annotated[dict[str, Any], Field(description="The body it was sent with.")]
 
 
-@with_config(shape({"items": [DEAD_LETTER_EXAMPLE], "nextCursor": None}))
+@examples({"items": [DEAD_LETTER_EXAMPLE], "nextCursor": None})
 class DeadLetterPage(TypedDict):
     """A page of dead letters, oldest first."""
 
@@ -144,7 +142,7 @@ class DeadLetterPage(TypedDict):
     nextCursor: Cursor
 
 
-@with_config(shape({"deliveryId": "0b8f3d0e-8a57-4d0c-9f57-3f1f8f0e2a11", "status": "pending"}))
+@examples({"deliveryId": "0b8f3d0e-8a57-4d0c-9f57-3f1f8f0e2a11", "status": "pending"})
 class Requeued(TypedDict):
     """The dead letter is queued to be sent again, under the same delivery id."""
 

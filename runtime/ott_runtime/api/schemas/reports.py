@@ -5,22 +5,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, WithJsonSchema, with_config
+from pydantic import Field, WithJsonSchema
 from typing_extensions import TypedDict
 
-from ott_runtime.api.schemas.common import InstantText, SeverityName, shape
+from ott_runtime.api.schemas.common import InstantText, SeverityName, examples
 
 Counts = Annotated[dict[str, int], Field(description="A count per name.")]
 BucketName = Annotated[str, WithJsonSchema({"type": "string", "enum": ["hour", "day"]})]
 
 
-@with_config(shape({"contentId": "show-7", "count": 12}))
+@examples({"contentId": "show-7", "count": 12})
 class ContentCount(TypedDict):
     contentId: str
     count: int
 
 
-@with_config(shape({"day": "2026-11-26T00:00:00Z", "count": 4}))
+@examples({"day": "2026-11-26T00:00:00Z", "count": 4})
 class DayCount(TypedDict):
     day: Annotated[InstantText, Field(description="The day's first instant, UTC.")]
     count: int
@@ -38,7 +38,7 @@ RULE_SUMMARY_EXAMPLE: dict[str, Any] = {
 }
 
 
-@with_config(shape(RULE_SUMMARY_EXAMPLE))
+@examples(RULE_SUMMARY_EXAMPLE)
 class RuleSummary(TypedDict):
     """One rule's violations in the period."""
 
@@ -80,10 +80,10 @@ Report = TypedDict(
         "rules": Annotated[list[RuleSummary], Field(description="Most violations first.")],
     },
 )
-with_config(shape(REPORT_EXAMPLE))(Report)
+examples(REPORT_EXAMPLE)(Report)
 
 
-@with_config(shape({"mean": 0.41, "max": 0.93}))
+@examples({"mean": 0.41, "max": 0.93})
 class RiskSummary(TypedDict):
     mean: float
     max: float
@@ -97,7 +97,7 @@ POINT_EXAMPLE: dict[str, Any] = {
 }
 
 
-@with_config(shape(POINT_EXAMPLE))
+@examples(POINT_EXAMPLE)
 class TimelinePoint(TypedDict):
     """One time bucket that has events or violations."""
 
@@ -120,13 +120,11 @@ Analytics = TypedDict(
         ],
     },
 )
-with_config(
-    shape(
-        {
-            "from": "2026-11-25T21:00:00+00:00",
-            "to": "2026-11-26T21:00:00+00:00",
-            "bucket": "hour",
-            "points": [POINT_EXAMPLE],
-        }
-    )
+examples(
+    {
+        "from": "2026-11-25T21:00:00+00:00",
+        "to": "2026-11-26T21:00:00+00:00",
+        "bucket": "hour",
+        "points": [POINT_EXAMPLE],
+    }
 )(Analytics)

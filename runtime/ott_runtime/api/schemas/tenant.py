@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, NotRequired
 
-from pydantic import Field, WithJsonSchema, with_config
+from pydantic import Field, WithJsonSchema
 from typing_extensions import TypedDict
 
-from ott_runtime.api.schemas.common import InstantText, SeverityName, shape
+from ott_runtime.api.schemas.common import InstantText, SeverityName, examples
 from ott_runtime.domain.keyring import KeyState
 from ott_runtime.domain.regulation import AggregateFn
 
@@ -22,7 +22,7 @@ RULE_EXAMPLE: dict[str, Any] = {
 }
 
 
-@with_config(shape(RULE_EXAMPLE))
+@examples(RULE_EXAMPLE)
 class RuleDocument(TypedDict):
     """A rule in RegulationSet wire form (``domain.resolution.rule_document``)."""
 
@@ -45,7 +45,7 @@ AGGREGATE_EXAMPLE: dict[str, Any] = {
 }
 
 
-@with_config(shape(AGGREGATE_EXAMPLE))
+@examples(AGGREGATE_EXAMPLE)
 class AggregateDocument(TypedDict):
     """An aggregate in RegulationSet wire form (unset optional fields are left out)."""
 
@@ -69,7 +69,7 @@ REGULATION_EXAMPLE: dict[str, Any] = {
 }
 
 
-@with_config(shape(REGULATION_EXAMPLE))
+@examples(REGULATION_EXAMPLE)
 class ResolvedRegulation(TypedDict):
     """A regulation as it applies to the tenant: its parameters with the tenant's
     overrides, and the rules the tenant has not disabled."""
@@ -83,7 +83,7 @@ class ResolvedRegulation(TypedDict):
     disabledRules: list[str]
 
 
-@with_config(shape({"tenant": "acme", "regulations": [REGULATION_EXAMPLE]}))
+@examples({"tenant": "acme", "regulations": [REGULATION_EXAMPLE]})
 class Regulations(TypedDict):
     tenant: str
     regulations: list[ResolvedRegulation]
@@ -95,7 +95,7 @@ Money = Annotated[
 ]
 
 
-@with_config(shape({"base": "99.00", "events": "0.00", "apiCalls": "0.01", "ingest": "0.00"}))
+@examples({"base": "99.00", "events": "0.00", "apiCalls": "0.01", "ingest": "0.00"})
 class ChargeItems(TypedDict):
     base: Money
     events: Money
@@ -111,7 +111,7 @@ CHARGE_EXAMPLE: dict[str, Any] = {
 }
 
 
-@with_config(shape(CHARGE_EXAMPLE))
+@examples(CHARGE_EXAMPLE)
 class Charge(TypedDict):
     """The month's charge so far, itemised, in cents as decimal text."""
 
@@ -130,7 +130,7 @@ HOUR_EXAMPLE: dict[str, Any] = {
 }
 
 
-@with_config(shape(HOUR_EXAMPLE))
+@examples(HOUR_EXAMPLE)
 class UsageHour(TypedDict):
     hour: InstantText
     events: int
@@ -139,20 +139,18 @@ class UsageHour(TypedDict):
     ruleEvaluations: int
 
 
-@with_config(
-    shape(
-        {
-            "tenant": "acme",
-            "period": "2026-11",
-            "plan": "standard",
-            "events": 120,
-            "apiCalls": 14,
-            "bytes": 48213,
-            "ruleEvaluations": 240,
-            "estimatedCharge": CHARGE_EXAMPLE,
-            "hours": [HOUR_EXAMPLE],
-        }
-    )
+@examples(
+    {
+        "tenant": "acme",
+        "period": "2026-11",
+        "plan": "standard",
+        "events": 120,
+        "apiCalls": 14,
+        "bytes": 48213,
+        "ruleEvaluations": 240,
+        "estimatedCharge": CHARGE_EXAMPLE,
+        "hours": [HOUR_EXAMPLE],
+    }
 )
 class Usage(TypedDict):
     """A month's metered usage and its estimated charge."""
@@ -176,7 +174,7 @@ KEY_EXAMPLE: dict[str, Any] = {
 }
 
 
-@with_config(shape(KEY_EXAMPLE))
+@examples(KEY_EXAMPLE)
 class KeyVersion(TypedDict):
     """One key version: never its material."""
 
@@ -186,19 +184,17 @@ class KeyVersion(TypedDict):
     encryptedRows: Annotated[int, Field(description="Stored events sealed with it.")]
 
 
-@with_config(
-    shape(
-        {
-            "tenant": "acme",
-            "activeVersion": 1,
-            "lastRotation": None,
-            "keys": [KEY_EXAMPLE],
-            "reloads": 0,
-            "lastReloadError": None,
-            "encryptedFields": ["viewer.id", "viewer.email", "device.ip"],
-            "searchableFields": ["viewer.id"],
-        }
-    )
+@examples(
+    {
+        "tenant": "acme",
+        "activeVersion": 1,
+        "lastRotation": None,
+        "keys": [KEY_EXAMPLE],
+        "reloads": 0,
+        "lastReloadError": None,
+        "encryptedFields": ["viewer.id", "viewer.email", "device.ip"],
+        "searchableFields": ["viewer.id"],
+    }
 )
 class KeyStatus(TypedDict):
     """The tenant's keyring: versions and states, and which fields are protected."""

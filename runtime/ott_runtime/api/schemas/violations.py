@@ -3,16 +3,17 @@ one the stream and the webhooks send (:mod:`ott_runtime.ingest.publishing`)."""
 
 from __future__ import annotations
 
-from pydantic import with_config
 from typing_extensions import TypedDict
 
-from ott_runtime.api.schemas.common import Cursor, shape
-from ott_runtime.ingest.publishing import VIOLATION_EXAMPLE, Violation
+from ott_runtime.api.schemas.common import Cursor, examples, keep_examples
+from ott_runtime.ingest.publishing import VIOLATION_EXAMPLE, RiskScore, Violation
 
 __all__ = ["Violation", "ViolationPage"]
 
+keep_examples(Violation, RiskScore)
 
-@with_config(shape({"items": [VIOLATION_EXAMPLE], "nextCursor": "czEyOA"}))
+
+@examples({"items": [VIOLATION_EXAMPLE], "nextCursor": "czEyOA"})
 class ViolationPage(TypedDict):
     """A page of violations, oldest first."""
 
