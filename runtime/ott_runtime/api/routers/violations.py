@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from ott_runtime.api.dependencies import Scope, Service
 from ott_runtime.api.pagination import decode_cursor, encode_cursor
@@ -30,6 +30,15 @@ class Acknowledgement(BaseModel):
 
     by: str = Field(default="api", min_length=1, max_length=128, description="Who acknowledges it.")
     note: str | None = Field(default=None, max_length=1024, description="Why, or what was done.")
+
+
+def _null_is_no_body(value: object) -> object:
+    return {} if value is None else value
+
+
+# An optional body documented as the object alone (a JSON null is still taken as no body):
+# a body that may be null is one that generated clients cannot leave out.
+OptionalAcknowledgement = Annotated[Acknowledgement, BeforeValidator(_null_is_no_body)]
 
 
 @router.get("", summary="List violations", responses=ERROR_RESPONSES)
@@ -64,7 +73,7 @@ async def acknowledge_violation(
     scope: Scope,
     service: Service,
     violation_id: Annotated[str, Path(max_length=36)],
-    body: Acknowledgement | None = None,
+    body: OptionalAcknowledgement = Acknowledgement(),  # noqa: B008 (FastAPI copies it)
 ) -> Violation:
     body = body or Acknowledgement()
     async with service.store.write(scope) as data:
