@@ -42,9 +42,15 @@ function socketFor(apiKey) {
   return socket;
 }
 
+// GraphiQL's own schema introspection goes out without the headers editor's contents;
+// every request to /v1/graphql needs the key (401 before the body is read), so the key
+// from the headers, else the one from the address, goes with every request
 function fetcher(params, options) {
-  const apiKey = apiKeyOf(options && options.headers);
-  return createGraphiQLFetcher({ url: endpoint, wsClient: socketFor(apiKey) })(params, options);
+  const apiKey = apiKeyOf(options && options.headers) || keyInAddress;
+  const headers = { ...((options && options.headers) || {}) };
+  if (apiKey && !apiKeyOf(headers)) headers["X-API-Key"] = apiKey;
+  const withKey = { ...(options || {}), headers };
+  return createGraphiQLFetcher({ url: endpoint, wsClient: socketFor(apiKey) })(params, withKey);
 }
 
 createRoot(document.getElementById("graphiql")).render(
