@@ -11,11 +11,8 @@ neighbour) hits them alike.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,13 +24,13 @@ from pathlib import Path
 import httpx
 import orjson
 import yaml
+from serve_process import ottc_serve
 
 from ott_runtime.benchreport import BenchReport, median_interval, percentile, process_cpu_clock
 from ott_runtime.demo.generator import EventGenerator
-from ott_runtime.storage.pgcluster import free_port, throwaway_postgres
+from ott_runtime.storage.pgcluster import throwaway_postgres
 
 REPO = Path(__file__).resolve().parents[2]
-REGULATION_SETS = REPO / "examples" / "regulationsets"
 QUICK = os.environ.get("OTTC_BENCH_QUICK") == "1"
 BATCH = 100
 # many short rounds: a neighbour's burst or a checkpoint spoils one round, and the ratio is
@@ -124,32 +121,11 @@ def make_batches(tenants: list[str], count: int, seed: int) -> dict[str, list[by
 def server(
     config: Path, state: Path, database_url: str | None
 ) -> Iterator[tuple[str, dict[str, str], int]]:
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     if database_url:
         env["DATABASE_URL"] = database_url
-    ottc = Path(sys.executable).with_name("ottc")
-    process = subprocess.Popen(
-        [str(ottc), "serve", "--config", str(config), "--config", str(REGULATION_SETS),
-         "--state-dir", str(state), "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {process.communicate()[1][-2000:]}")
-            time.sleep(0.2)
-        yield base, json.loads((state / "api-keys.json").read_text()), process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with ottc_serve(config, state, env=env) as running:
+        yield running
 
 
 @dataclass

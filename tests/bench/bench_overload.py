@@ -25,11 +25,8 @@ tenant's p99 beside the noisy one at most 2x its p99 alone.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -40,17 +37,16 @@ from pathlib import Path
 
 import httpx
 import yaml
-
-# beside this file (the script's folder is on sys.path, the client processes' too)
 from overload_clients import BATCH, Tally, init_worker, make_templates, run_share, wait_for_all
 from prometheus_client.parser import text_string_to_metric_families
 
+# beside this file (the script's folder is on sys.path, the client processes' too)
+from serve_process import ottc_serve
+
 from ott_runtime.api.admission import DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_IN_FLIGHT_PER_TENANT
 from ott_runtime.benchreport import BenchReport, percentile, process_cpu_clock
-from ott_runtime.storage.pgcluster import free_port
 
 REPO = Path(__file__).resolve().parents[2]
-REGULATION_SETS = REPO / "examples" / "regulationsets"
 QUICK = os.environ.get("OTTC_BENCH_QUICK") == "1"
 SECONDS = 5.0 if QUICK else 20.0
 CLIENTS = 200
@@ -108,31 +104,10 @@ def tenant_document(name: str) -> dict[str, object]:
 def server(
     config: Path, state: Path, limits: tuple[int, int]
 ) -> Iterator[tuple[str, dict[str, str], int]]:
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "OTTC_MAX"))}
-    ottc = Path(sys.executable).with_name("ottc")
-    process = subprocess.Popen(
-        [str(ottc), "serve", "--config", str(config), "--config", str(REGULATION_SETS),
-         "--state-dir", str(state), "--port", str(port), "--log-level", "warning",
-         "--max-in-flight", str(limits[0]), "--max-in-flight-per-tenant", str(limits[1])],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {process.communicate()[1][-2000:]}")
-            time.sleep(0.2)
-        yield base, json.loads((state / "api-keys.json").read_text()), process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    args = ["--max-in-flight", str(limits[0]), "--max-in-flight-per-tenant", str(limits[1])]
+    with ottc_serve(config, state, env=env, args=args) as running:
+        yield running
 
 
 @dataclass
