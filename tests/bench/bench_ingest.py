@@ -124,7 +124,10 @@ def server(
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     if database_url:
         env["DATABASE_URL"] = database_url
-    with ottc_serve(config, state, env=env) as running:
+    # admission control would refuse the clients' concurrent batches of one tenant (2 in
+    # flight a tenant by default): what is measured is the cost of an accepted event
+    limits = ["--max-in-flight", str(CONCURRENCY), "--max-in-flight-per-tenant", str(CONCURRENCY)]
+    with ottc_serve(config, state, env=env, args=limits) as running:
         yield running
 
 
