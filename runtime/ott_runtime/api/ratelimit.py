@@ -47,6 +47,10 @@ class RateLimiter:
             return 0.0
         return (1.0 - bucket.tokens) / rate
 
+    def wait(self, key: str, spec: ComplianceTenantSpec) -> float:
+        """:meth:`acquire` at the tenant's rate (the protocol ``auth.RateLimit``)."""
+        return self.acquire(key, per_second_for(spec))
+
 
 def retry_after_header(seconds: float) -> str:
     return str(max(1, math.ceil(seconds)))

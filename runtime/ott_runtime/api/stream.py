@@ -10,12 +10,11 @@ from __future__ import annotations
 from fastapi import APIRouter, WebSocket
 
 from ott_runtime.api.guards import presented_key
-from ott_runtime.api.ratelimit import per_second_for
+from ott_runtime.auth import RateLimited, TenantNotServed, Unauthenticated, authenticate
 from ott_runtime.ingest.service import RuntimeService
 from ott_runtime.realtime.protocol import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED
 from ott_runtime.realtime.session import StreamRefused, StreamSession
 from ott_runtime.storage import TenantScope
-from ott_runtime.storage.directory import hash_api_key
 
 router = APIRouter(tags=["stream"])
 
@@ -41,17 +40,20 @@ def header_key(websocket: WebSocket) -> str | None:
 async def authenticate_key(
     websocket: WebSocket, service: RuntimeService, api_key: str
 ) -> tuple[TenantScope, float]:
-    scope = await service.store.directory.authenticate(api_key)
-    if scope is None:
-        raise StreamRefused(CLOSE_UNAUTHORIZED, "the API key is unknown or revoked")
-    runtime = service.tenants.get(scope.tenant_id)
-    if runtime is None:
-        raise StreamRefused(CLOSE_FORBIDDEN, "this key's tenant is not served here")
-    limiter = websocket.app.state.rate_limiter
-    if limiter.acquire(hash_api_key(api_key), per_second_for(runtime.spec)) > 0:
-        raise StreamRefused(CLOSE_FORBIDDEN, "the key's rate limit is exceeded; retry later")
-    service.meter.count(scope.tenant_id)
-    return scope, runtime.spec.scoring.risk_threshold
+    """:func:`ott_runtime.auth.authenticate`, its refusals as close codes."""
+    try:
+        principal = await authenticate(
+            service, api_key, metered=True, limiter=websocket.app.state.rate_limiter
+        )
+    except Unauthenticated as error:
+        raise StreamRefused(CLOSE_UNAUTHORIZED, error.detail) from None
+    except TenantNotServed as error:
+        raise StreamRefused(CLOSE_FORBIDDEN, error.detail) from None
+    except RateLimited:
+        raise StreamRefused(
+            CLOSE_FORBIDDEN, "the key's rate limit is exceeded; retry later"
+        ) from None
+    return principal.scope, principal.runtime.spec.scoring.risk_threshold
 
 
 @router.websocket("/v1/stream")

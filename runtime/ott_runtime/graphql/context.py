@@ -19,18 +19,25 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from ott_runtime.api.guards import authenticated_by_guard, presented_key
-from ott_runtime.api.ratelimit import per_second_for
+from ott_runtime.auth import AuthError, RateLimited, TenantNotServed, Unauthenticated, authenticate
 from ott_runtime.graphql.rows import GraphRows
 from ott_runtime.ingest.service import RuntimeService
 from ott_runtime.ingest.tenants import TenantRuntime
 from ott_runtime.realtime.install import Realtime
 from ott_runtime.storage import TenantScope
-from ott_runtime.storage.directory import hash_api_key
 from ott_runtime.storage.tables import EventRow, RiskScoreRow, ViolationRow
 
 ADMIN_LABEL = "admin"
 K = TypeVar("K")
 V = TypeVar("V")
+
+
+# the GraphQL error code of each refusal of ott_runtime.auth.authenticate
+_CODES: dict[type[AuthError], str] = {
+    Unauthenticated: "UNAUTHENTICATED",
+    TenantNotServed: "FORBIDDEN",
+    RateLimited: "RATE_LIMITED",
+}
 
 
 def graph_error(message: str, code: str) -> GraphQLError:
@@ -39,6 +46,8 @@ def graph_error(message: str, code: str) -> GraphQLError:
 
 @dataclass(frozen=True)
 class Principal:
+    """:class:`ott_runtime.auth.Principal` and whether the key has admin scope."""
+
     scope: TenantScope
     runtime: TenantRuntime
     admin: bool
@@ -63,26 +72,20 @@ class GraphContext(BaseContext):
         if self._principal is not None:
             return self._principal
         api_key = self._presented_key()
-        if api_key is None:
-            raise graph_error("send the tenant's API key in X-API-Key", "UNAUTHENTICATED")
-        directory = self.service.store.directory
-        # over HTTP the request guard looked the key up already (api.guards)
-        scope = authenticated_by_guard(self.connection.scope, api_key)
-        scope = scope or await directory.authenticate(api_key)
-        if scope is None:
-            raise graph_error("the API key is unknown or revoked", "UNAUTHENTICATED")
-        runtime = self.service.tenants.get(scope.tenant_id)
-        if runtime is None:
-            raise graph_error("this key's tenant is not served here", "FORBIDDEN")
-        limiter = self.connection.app.state.rate_limiter
-        wait = limiter.acquire(hash_api_key(api_key), per_second_for(runtime.spec))
-        if wait > 0:
-            raise graph_error(
-                f"the key's rate limit is exceeded; retry in {wait:.2f} s", "RATE_LIMITED"
+        try:
+            caller = await authenticate(
+                self.service,
+                api_key,
+                metered=True,
+                limiter=self.connection.app.state.rate_limiter,
+                # over HTTP the request guard looked the key up already (api.guards)
+                found=authenticated_by_guard(self.connection.scope, api_key) if api_key else None,
             )
-        self.service.meter.count(scope.tenant_id)
-        admin = (await directory.key_label(api_key)) == ADMIN_LABEL
-        self._principal = Principal(scope, runtime, admin)
+        except AuthError as error:
+            raise graph_error(error.detail, _CODES[type(error)]) from None
+        directory = self.service.store.directory
+        admin = api_key is not None and (await directory.key_label(api_key)) == ADMIN_LABEL
+        self._principal = Principal(caller.scope, caller.runtime, admin)
         return self._principal
 
     async def admin(self) -> Principal:
