@@ -10,6 +10,7 @@ from graphql import GraphQLError
 from strawberry.scalars import JSON
 
 from ott_runtime.api.admission import graphql_slot
+from ott_runtime.api.batches import ingest_batch
 from ott_runtime.graphql.context import graph_error
 from ott_runtime.graphql.inputs import (
     Info,
@@ -46,8 +47,11 @@ class Mutation:
         context = info.context
         try:  # a slot as for POST /v1/events (refused: SERVER_BUSY / TENANT_BUSY)
             with graphql_slot(context.connection.app, principal.scope.tenant_id, context.response):
-                result = await context.service.pipeline.ingest_body(
-                    principal.scope, _batch_body(events)
+                result = await ingest_batch(  # as POST /v1/events: body limit, metrics
+                    context.service,
+                    context.connection.app.state.metrics,
+                    principal.scope,
+                    _batch_body(events),
                 )
         except IngestError as error:
             problems = "; ".join(

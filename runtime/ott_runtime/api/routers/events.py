@@ -7,6 +7,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
+from ott_runtime.api.batches import body_too_large, ingest_batch
 from ott_runtime.api.dependencies import AppMetrics, Scope, Service, Tenant
 from ott_runtime.api.pagination import decode_cursor, encode_cursor
 from ott_runtime.api.problems import ERROR_RESPONSES, PROBLEM_SCHEMA, Problem
@@ -14,7 +15,6 @@ from ott_runtime.api.schemas import EventPage, IngestAnswer, StoredEvent, operat
 from ott_runtime.domain.events import EVENT_TYPES
 from ott_runtime.domain.instants import Instant
 from ott_runtime.domain.regulation import Severity
-from ott_runtime.ingest.errors import IngestError
 from ott_runtime.ingest.limits import MAX_BODY_BYTES, MAX_EVENTS_PER_BATCH
 from ott_runtime.storage import EventQuery
 
@@ -38,22 +38,12 @@ EXAMPLE_BATCH = {
 async def _read_limited(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise IngestError(
-            413,
-            "Request body too large",
-            f"the limit is {MAX_BODY_BYTES} bytes (1 MiB)",
-            type_slug="body-too-large",
-        )
+        raise body_too_large()
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY_BYTES:  # chunked uploads carry no length: stop reading early
-            raise IngestError(
-                413,
-                "Request body too large",
-                f"the limit is {MAX_BODY_BYTES} bytes (1 MiB)",
-                type_slug="body-too-large",
-            )
+            raise body_too_large()
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -110,12 +100,7 @@ async def ingest_events(
     request: Request, scope: Scope, service: Service, metrics: AppMetrics
 ) -> Response:
     body = await _read_limited(request)
-    result = await service.pipeline.ingest_body(scope, body)
-    metrics.events.labels(scope.tenant_id).inc(len(result.accepted))
-    metrics.duplicates.labels(scope.tenant_id).inc(len(result.duplicates))
-    for violation in result.violations:
-        metrics.violations.labels(scope.tenant_id, violation["severity"]).inc()
-    metrics.observe_ingest(scope.tenant_id, result.timings_ms, result.violations)
+    result = await ingest_batch(service, metrics, scope, body)
     # serialised here: the answer is plain JSON built by the pipeline, no model to validate
     return Response(orjson.dumps(result.to_json()), media_type="application/json")
 
