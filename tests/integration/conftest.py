@@ -3,13 +3,18 @@ runtime app with three tenants over SQLite or PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from ott_runtime.api import create_app
 from ott_runtime.crypto import KeyStore
@@ -17,6 +22,7 @@ from ott_runtime.domain.regulation import RegulationSet
 from ott_runtime.domain.tenant import ComplianceTenant
 from ott_runtime.ingest.rules import runtime_for_tenant
 from ott_runtime.ingest.service import RuntimeService
+from ott_runtime.standalone import build_server, standalone_config
 from ott_runtime.storage.pgcluster import (
     PostgresCluster,
     PostgresUnavailable,
@@ -70,6 +76,33 @@ REGULATION = {
 # names other test modules import
 PostgresServer = PostgresCluster
 _free_port = free_port
+
+
+@contextmanager
+def serve_in_thread(
+    documents: list[dict[str, Any]], root: Path, database_url: str | None = None
+) -> Iterator[tuple[int, dict[str, list[str]]]]:
+    """A real uvicorn on loopback, in a thread, serving ``documents`` (RegulationSets and
+    tenants) as ``ottc serve --config`` would: (its port, the demo API keys by tenant)."""
+    (root / "config.yaml").write_text(yaml.safe_dump_all(documents))
+    config = standalone_config([root / "config.yaml"], root / "state", database_url)
+    service = RuntimeService(
+        config.database_url, config.runtimes, config.keys, api_keys=config.api_keys
+    )
+    port = free_port()
+    server = build_server(service, port=port, log_level="warning")
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive(), "server thread ended during startup"
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    try:
+        yield port, config.api_keys
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 async def _fresh_database(server: PostgresCluster) -> str:

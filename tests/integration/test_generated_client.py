@@ -10,8 +10,6 @@ import datetime as dt
 import importlib
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -23,10 +21,7 @@ import jsonschema
 import pytest
 import yaml
 
-from ott_runtime.ingest.service import RuntimeService
-from ott_runtime.standalone import build_server, standalone_config
-
-from .conftest import REGULATION, _free_port
+from .conftest import REGULATION, serve_in_thread
 
 TENANT = {
     "apiVersion": "compliance.ott.dev/v1alpha1",
@@ -60,23 +55,8 @@ def kids_ad(event_id: str) -> dict[str, Any]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """A real uvicorn on loopback, in a thread: (base URL, the tenant's API key)."""
     folder: Path = tmp_path_factory.mktemp("typed")
-    (folder / "config.yaml").write_text(yaml.safe_dump_all([REGULATION, TENANT]))
-    config = standalone_config([folder / "config.yaml"], folder / "state")
-    service = RuntimeService(
-        config.database_url, config.runtimes, config.keys, api_keys=config.api_keys
-    )
-    port = _free_port()
-    uvicorn_server = build_server(service, port=port, log_level="warning")
-    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not uvicorn_server.started:
-        assert thread.is_alive(), "server thread ended during startup"
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", config.api_keys["typed"][0]
-    uvicorn_server.should_exit = True
-    thread.join(timeout=30)
+    with serve_in_thread([REGULATION, TENANT], folder) as (port, api_keys):
+        yield f"http://127.0.0.1:{port}", api_keys["typed"][0]
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,6 @@ import datetime as dt
 import json
 import os
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,6 @@ import graphql
 import httpx
 import pytest
 import schemathesis
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
@@ -30,10 +27,7 @@ from schemathesis.core.result import Err, Ok
 from schemathesis.graphql import nodes
 from schemathesis.schemas import APIOperation, BaseSchema
 
-from ott_runtime.ingest.service import RuntimeService
-from ott_runtime.standalone import build_server, standalone_config
-
-from .conftest import REGULATION, _free_port
+from .conftest import REGULATION, serve_in_thread
 
 TENANT = {
     "apiVersion": "compliance.ott.dev/v1alpha1",
@@ -52,23 +46,8 @@ TENANT = {
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """A real uvicorn on loopback in a thread (schemathesis calls it over HTTP)."""
     folder: Path = tmp_path_factory.mktemp("fuzz")
-    (folder / "config.yaml").write_text(yaml.safe_dump_all([REGULATION, TENANT]))
-    config = standalone_config([folder / "config.yaml"], folder / "state")
-    service = RuntimeService(
-        config.database_url, config.runtimes, config.keys, api_keys=config.api_keys
-    )
-    port = _free_port()
-    server = build_server(service, port=port, log_level="warning")
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive(), "server thread ended during startup"
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", config.api_keys["fuzz"][0]
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serve_in_thread([REGULATION, TENANT], folder) as (port, api_keys):
+        yield f"http://127.0.0.1:{port}", api_keys["fuzz"][0]
 
 
 FUZZ_EXAMPLES = int(os.environ.get("OTTC_FUZZ_EXAMPLES", "12"))  # per operation and mode

@@ -10,27 +10,21 @@ content, the tenant's name) that no answer to A may contain.
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-import yaml
 from websockets.asyncio.client import ClientConnection, connect
 
 from ott_runtime.domain.cursors import encode_cursor
-from ott_runtime.ingest.service import RuntimeService
-from ott_runtime.standalone import build_server, standalone_config
 from ott_runtime.storage.pgcluster import PostgresCluster
 
-from .conftest import REGULATION, _free_port
+from .conftest import REGULATION, serve_in_thread
 
 A, B = "alpha", "bravo"
 B_MARKERS = ("bravo", "Bravo")  # in every B id, viewer, content and channel, and its name
@@ -89,26 +83,6 @@ class World:
         return body
 
 
-def _serve(database_url: str, root: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    (root / "config.yaml").write_text(yaml.safe_dump_all([REGULATION, tenant(A), tenant(B)]))
-    config = standalone_config([root / "config.yaml"], root / "state", database_url)
-    service = RuntimeService(
-        config.database_url, config.runtimes, config.keys, api_keys=config.api_keys
-    )
-    port = _free_port()
-    server = build_server(service, port=port, log_level="warning")
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive(), "server thread ended during startup"
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"127.0.0.1:{port}", {name: keys[0] for name, keys in config.api_keys.items()}
-    server.should_exit = True
-    thread.join(timeout=30)
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -119,8 +93,10 @@ def world(
     else:
         cluster: PostgresCluster = request.getfixturevalue("postgres")
         url = asyncio.run(cluster.create_database())
-    for address, keys in _serve(url, root):
-        base = f"http://{address}"
+    documents = [REGULATION, tenant(A), tenant(B)]
+    with serve_in_thread(documents, root, url) as (port, api_keys):
+        base = f"http://127.0.0.1:{port}"
+        keys = {name: tenant_keys[0] for name, tenant_keys in api_keys.items()}
         seeded = World(base, keys, [], "")
         asyncio.run(seeded.post_events(A, [ad(A, f"alpha-e{i}") for i in range(3)]))
         b_events = [ad(B, f"bravo-e{i}") for i in range(B_EVENTS - 1)] + [ad(B, SHARED_ID)]
