@@ -49,6 +49,8 @@ def _rfc3339(value: Any) -> Any:
 
 def in_range(value: datetime) -> datetime:
     """``value`` unchanged if its UTC form exists; ValueError otherwise."""
+    if 1 < value.year < 9999:  # an offset is under a day: only the end years can overflow
+        return value
     try:
         value.astimezone(UTC)
     except OverflowError:
