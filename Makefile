@@ -18,9 +18,10 @@ demo:  ## run the main job: the runtime with the example tenants (no cluster nee
 test: bootstrap lint typecheck  ## run every test: lint, types, unit, integration, e2e
 	$(VENV)/pytest $(PYTEST_ARGS)
 
-lint:  ## ruff
+lint:  ## ruff, and import-linter's layer contracts (pyproject.toml [tool.importlinter])
 	$(VENV)/ruff check runtime operator tests
 	$(VENV)/ruff format --check runtime operator tests
+	$(VENV)/lint-imports --no-cache
 
 typecheck:  ## mypy --strict
 	$(VENV)/mypy

@@ -18,7 +18,7 @@ from ott_runtime.storage import TenantScope
 from ott_runtime.storage.directory import hash_api_key
 
 if TYPE_CHECKING:
-    from ott_runtime.ingest.service import RuntimeService
+    from ott_runtime.service import RuntimeService
 
 NO_KEY_DETAIL: Final = "send the tenant's API key in X-API-Key"
 BAD_KEY_DETAIL: Final = "the API key is unknown or revoked"

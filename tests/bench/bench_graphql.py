@@ -25,14 +25,14 @@ from typing import Any
 import httpx
 from sqlalchemy import insert
 
-from ott_runtime.api import create_app
+from ott_runtime.app import create_app
 from ott_runtime.benchreport import BenchReport, percentile
 from ott_runtime.crypto import KeyStore
+from ott_runtime.devcluster.postgres import throwaway_postgres
 from ott_runtime.domain.tenant import ComplianceTenantSpec
-from ott_runtime.ingest.service import RuntimeService
 from ott_runtime.ingest.tenants import TenantRuntime
+from ott_runtime.service import RuntimeService
 from ott_runtime.storage import NewEvent, NewViolation, TenantScope
-from ott_runtime.storage.pgcluster import throwaway_postgres
 from ott_runtime.storage.rollups import ViolationRollups
 from ott_runtime.storage.tables import EventRow, ViolationRow
 

@@ -28,7 +28,7 @@ from serve_process import ottc_serve
 
 from ott_runtime.benchreport import BenchReport, median_interval, percentile, process_cpu_clock
 from ott_runtime.demo.generator import EventGenerator
-from ott_runtime.storage.pgcluster import throwaway_postgres
+from ott_runtime.devcluster.postgres import throwaway_postgres
 
 REPO = Path(__file__).resolve().parents[2]
 QUICK = os.environ.get("OTTC_BENCH_QUICK") == "1"

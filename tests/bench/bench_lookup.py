@@ -21,9 +21,9 @@ from datetime import UTC, datetime, timedelta
 
 from ott_runtime.benchreport import BenchReport, percentile
 from ott_runtime.crypto import FieldCipher
+from ott_runtime.devcluster.postgres import throwaway_postgres
 from ott_runtime.domain.keyring import KeyRing
 from ott_runtime.storage import Database, EventQuery, NewEvent, Store, TenantScope
-from ott_runtime.storage.pgcluster import throwaway_postgres
 from ott_runtime.storage.tables import BLIND_INDEX_BUCKET_BITS
 
 QUICK = os.environ.get("OTTC_BENCH_QUICK") == "1"

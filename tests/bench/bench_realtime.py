@@ -43,7 +43,7 @@ from websockets.frames import Frame, Opcode
 from websockets.uri import parse_uri
 
 from ott_runtime.benchreport import BenchReport, percentile, process_cpu_clock
-from ott_runtime.storage.pgcluster import free_port
+from ott_runtime.devcluster.postgres import free_port
 
 QUICK = os.environ.get("OTTC_BENCH_QUICK") == "1"
 CLIENTS = (1, 100, 1000)

@@ -32,8 +32,8 @@ import orjson
 import yaml
 
 from ott_runtime.benchreport import BenchReport, percentile
-from ott_runtime.storage.pgcluster import free_port
-from ott_runtime.telemetry.jaeger import JaegerServer, throwaway_jaeger
+from ott_runtime.devcluster.jaeger import JaegerServer, throwaway_jaeger
+from ott_runtime.devcluster.postgres import free_port
 
 QUICK = os.environ.get("OTTC_BENCH_QUICK") == "1"
 EVENTS_PER_SECOND = 1_000

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from ott_runtime.storage.pgcluster import free_port
+from ott_runtime.devcluster.postgres import free_port
 
 REGULATION_SETS = Path(__file__).resolve().parents[2] / "examples" / "regulationsets"
 

@@ -23,12 +23,12 @@ import pytest_asyncio
 import uvicorn
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
-from ott_runtime.api import create_app
+from ott_runtime.api.routers.dashboard import STATIC
+from ott_runtime.app import create_app
 from ott_runtime.crypto import KeyStore
-from ott_runtime.dashboard.router import STATIC
 from ott_runtime.domain.regulation import RegulationSet
 from ott_runtime.ingest.rules import runtime_for_tenant
-from ott_runtime.ingest.service import RuntimeService
+from ott_runtime.service import RuntimeService
 
 from ..integration.conftest import REGULATION, _free_port, tenant_document
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ott_runtime.telemetry.jaeger import JaegerServer, JaegerUnavailable, throwaway_jaeger
+from ott_runtime.devcluster.jaeger import JaegerServer, JaegerUnavailable, throwaway_jaeger
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
+from ott_runtime.devcluster.jaeger import JaegerServer
 from ott_runtime.telemetry import configure_tracing
-from ott_runtime.telemetry.jaeger import JaegerServer
 from ott_runtime.telemetry.tracing import Tracing
 
 if TYPE_CHECKING:

@@ -16,19 +16,20 @@ import httpx
 import pytest
 import yaml
 
-from ott_runtime.api import create_app
+from ott_runtime.app import Runtime, create_app
+from ott_runtime.config import standalone_config
 from ott_runtime.crypto import KeyStore
-from ott_runtime.domain.regulation import RegulationSet
-from ott_runtime.domain.tenant import ComplianceTenant
-from ott_runtime.ingest.rules import runtime_for_tenant
-from ott_runtime.ingest.service import RuntimeService
-from ott_runtime.standalone import build_server, standalone_config
-from ott_runtime.storage.pgcluster import (
+from ott_runtime.devcluster.postgres import (
     PostgresCluster,
     PostgresUnavailable,
     free_port,
     throwaway_postgres,
 )
+from ott_runtime.domain.regulation import RegulationSet
+from ott_runtime.domain.tenant import ComplianceTenant
+from ott_runtime.ingest.rules import runtime_for_tenant
+from ott_runtime.server import build_server
+from ott_runtime.service import RuntimeService
 
 TENANTS = ("acme", "globex", "initech")
 REGULATION = {
@@ -90,7 +91,7 @@ def serve_in_thread(
         config.database_url, config.runtimes, config.keys, api_keys=config.api_keys
     )
     port = free_port()
-    server = build_server(service, port=port, log_level="warning")
+    server = build_server(Runtime(service), port=port, log_level="warning")
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

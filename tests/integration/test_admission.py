@@ -22,14 +22,14 @@ from fastapi import FastAPI
 from sqlalchemy import event
 from starlette.types import Message
 
-from ott_runtime.api import create_app
 from ott_runtime.api.admission import AdmissionSettings
+from ott_runtime.app import create_app
 from ott_runtime.cli import cli
 from ott_runtime.crypto import KeyStore
 from ott_runtime.domain.regulation import RegulationSet
 from ott_runtime.ingest.rules import runtime_for_tenant
 from ott_runtime.ingest.scoring import RiskScore, ScoringInput
-from ott_runtime.ingest.service import RuntimeService
+from ott_runtime.service import RuntimeService
 from ott_runtime.storage.directory import hash_api_key
 
 from .conftest import REGULATION, TENANTS, tenant_document

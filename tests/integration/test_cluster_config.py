@@ -13,12 +13,12 @@ from ott_operator.builders.config import config_map
 from ott_operator.builders.context import TenantContext
 from ott_operator.builders.secrets import api_key_secret, keys_secret
 from ott_operator.settings import OperatorSettings
-from ott_runtime.api import create_app
+from ott_runtime.app import create_app
+from ott_runtime.config import cluster_config
 from ott_runtime.domain.documents import load_resources
 from ott_runtime.domain.keyring import KeyRing
 from ott_runtime.domain.rules import resolve_rules
-from ott_runtime.ingest.service import RuntimeService
-from ott_runtime.standalone import cluster_config
+from ott_runtime.service import RuntimeService
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -16,8 +16,8 @@ import pytest
 from alembic import command
 from sqlalchemy import func, select
 
-from ott_runtime.graphql.rows import GraphRows
 from ott_runtime.storage import Database, NewEvent, NewViolation, Store, TenantScope
+from ott_runtime.storage.aggregations import GraphRows
 from ott_runtime.storage.database import _alembic_config
 from ott_runtime.storage.rollups import ViolationRollups
 from ott_runtime.storage.tables import (

@@ -9,10 +9,11 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from ott_runtime.api import create_app
+from ott_runtime.app import Runtime
+from ott_runtime.config import standalone_config
 from ott_runtime.demo import DemoSettings, run_demo
-from ott_runtime.ingest.service import RuntimeService
-from ott_runtime.standalone import build_server, standalone_config
+from ott_runtime.server import build_server
+from ott_runtime.service import RuntimeService
 
 from .conftest import _free_port
 
@@ -27,7 +28,8 @@ async def test_demo_feeds_the_example_tenants_and_violations_appear(tmp_path: Pa
         config.database_url, config.runtimes, config.keys, api_keys=config.api_keys
     )
     port = _free_port()
-    server = build_server(service, port=port, log_level="warning")
+    runtime = Runtime(service)
+    server = build_server(runtime, port=port, log_level="warning")
     api_keys = {t: keys[0] for t, keys in config.api_keys.items()}
     settings = DemoSettings(
         rate=200, speed=600, backfill=timedelta(hours=2), duration=2.5, violation_rate=0.3
@@ -42,7 +44,7 @@ async def test_demo_feeds_the_example_tenants_and_violations_appear(tmp_path: Pa
     # the server is stopped; what it acknowledged is in the database for the next start
     await service.start()
     try:
-        app = create_app(service, manage_lifecycle=False)
+        app = runtime.app(manage_lifecycle=False)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t"
         ) as client:

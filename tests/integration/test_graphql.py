@@ -17,7 +17,7 @@ from sqlalchemy import event
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from ott_runtime.api import create_app
+from ott_runtime.app import create_app
 
 from .conftest import Deployment, _free_port
 

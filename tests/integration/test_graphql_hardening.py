@@ -15,8 +15,8 @@ from sqlalchemy.exc import OperationalError
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from ott_runtime.graphql.errors import INTERNAL_MESSAGE
-from ott_runtime.graphql.guards import MAX_FRAGMENTS, MAX_JSON_DEPTH
+from ott_runtime.api.graphql.errors import INTERNAL_MESSAGE
+from ott_runtime.api.graphql.guards import MAX_FRAGMENTS, MAX_JSON_DEPTH
 from ott_runtime.storage.reports import ReportRepository
 
 from .conftest import REGULATION, Deployment
@@ -24,7 +24,7 @@ from .test_graphql import SQLITE_ONLY, gql, served  # noqa: F401 (served: a fixt
 
 OUT_OF_RANGE = ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00")
 PROBLEM = "application/problem+json"
-GRAPHQL_LOG = "ott_runtime.graphql"
+GRAPHQL_LOG = "ott_runtime.api.graphql"
 FIELDS_WITH_TIMES = (
     "usage(until: $t) { hour }",
     "usage(since: $t) { hour }",

@@ -19,16 +19,15 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from ott_runtime.api import create_app
+from ott_runtime.app import Runtime
 from ott_runtime.cli import cli
-from ott_runtime.ingest.service import RuntimeService
+from ott_runtime.config import standalone_config
 from ott_runtime.models.evaluation.ott_benchmark import generate_sessions
 from ott_runtime.models.registry import DirectoryBackend, ModelRegistry
 from ott_runtime.models.sessions.features import SessionEvent
 from ott_runtime.models.sessions.transformer import SessionRiskModel, TransformerConfig
 from ott_runtime.models.training import ENSEMBLE_MODEL, SERIES_MODEL, SESSION_MODEL, train_sessions
-from ott_runtime.scoring import install_model_scoring
-from ott_runtime.standalone import standalone_config
+from ott_runtime.service import RuntimeService
 from ott_runtime.storage import TenantScope
 
 TENANT = "streamco"
@@ -145,11 +144,11 @@ async def test_standalone_app_scores_swaps_and_refuses(
     service = RuntimeService(
         config.database_url, config.runtimes, config.keys, api_keys=config.api_keys
     )
-    install_model_scoring(service, registry.backend.root)
+    runtime = Runtime(service, model_dir=registry.backend.root)
     key = config.api_keys[TENANT][0]
     headers = {"X-API-Key": key}
     await service.start()
-    transport = httpx.ASGITransport(app=create_app(service, manage_lifecycle=False))
+    transport = httpx.ASGITransport(app=runtime.app(manage_lifecycle=False))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://ottc.test") as client:
             status = await wait_for(client, key, lambda s: s["state"] == "scoring")
@@ -209,10 +208,10 @@ async def test_without_promoted_models_nothing_is_scored(tmp_path: Path) -> None
     service = RuntimeService(
         config.database_url, config.runtimes, config.keys, api_keys=config.api_keys
     )
-    install_model_scoring(service, tmp_path / "empty-registry")
+    runtime = Runtime(service, model_dir=tmp_path / "empty-registry")
     key = config.api_keys[TENANT][0]
     await service.start()
-    transport = httpx.ASGITransport(app=create_app(service, manage_lifecycle=False))
+    transport = httpx.ASGITransport(app=runtime.app(manage_lifecycle=False))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://ottc.test") as client:
             status = await wait_for(client, key, lambda s: s["state"] != "not loaded yet")

@@ -18,15 +18,14 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
-from ott_runtime.api import create_app
+from ott_runtime.app import Runtime
 from ott_runtime.crypto import KeyStore
 from ott_runtime.domain.regulation import RegulationSet
 from ott_runtime.ingest import RiskScore, ScoringInput
 from ott_runtime.ingest.rules import runtime_for_tenant
-from ott_runtime.ingest.service import RuntimeService
 from ott_runtime.notifications.delivery import DeliverySettings, WebhookSecrets
 from ott_runtime.notifications.signing import InvalidSignature, verify
-from ott_runtime.notifications.wiring import Notifications
+from ott_runtime.service import RuntimeService
 from ott_runtime.storage import TenantScope
 from ott_runtime.storage.tables import NotificationRow
 
@@ -147,13 +146,12 @@ async def setup(database_url: str, tmp_path: Path) -> AsyncIterator[Setup]:
         api_keys={"acme": [api_key]}, scorer=HitScorer(),
     )  # fmt: skip
     await service.start()
-    registry = CollectorRegistry()
-    notifications = Notifications.for_service(service, registry, FAST, WebhookSecrets(secrets))
-    await notifications.start()
-    transport = httpx.ASGITransport(app=create_app(service, manage_lifecycle=False))
+    runtime = Runtime(service, delivery=FAST, webhook_secrets=WebhookSecrets(secrets))
+    await runtime.notifications.start()
+    transport = httpx.ASGITransport(app=runtime.app(manage_lifecycle=False))
     async with httpx.AsyncClient(transport=transport, base_url="http://ottc.test") as client:
-        yield Setup(service, receiver, registry, client, api_key)
-    await notifications.stop()
+        yield Setup(service, receiver, runtime.metrics.registry, client, api_key)
+    await runtime.notifications.stop()
     await service.stop()
     await runner.cleanup()
 

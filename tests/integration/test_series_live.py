@@ -18,16 +18,14 @@ import numpy as np
 import pytest
 import yaml
 
-from ott_runtime.api import create_app
+from ott_runtime.app import Runtime
+from ott_runtime.config import standalone_config
 from ott_runtime.ingest.pubsub import Message
-from ott_runtime.ingest.service import RuntimeService
 from ott_runtime.models.registry import DirectoryBackend, ModelRegistry
 from ott_runtime.models.series.detector import DetectorConfig
 from ott_runtime.models.series.lstm import LstmConfig
 from ott_runtime.models.training import SERIES_MODEL, train_series
-from ott_runtime.scoring import install_model_scoring
-from ott_runtime.scoring.series import SeriesScoring
-from ott_runtime.standalone import standalone_config
+from ott_runtime.service import RuntimeService
 
 TENANT = "streamco"
 STEADY = (3, 4, 5, 4)  # events per minute, repeating
@@ -115,13 +113,13 @@ class App:
         self.service = RuntimeService(
             config.database_url, config.runtimes, config.keys, api_keys=config.api_keys
         )
-        install_model_scoring(self.service, registry)
+        self.runtime = Runtime(self.service, model_dir=registry)
         self.headers = {"X-API-Key": config.api_keys[TENANT][0]}
         self.risk: list[Message] = []
         self.service.broker.add_listener(
             lambda message: self.risk.append(message) if message.topic == "risk" else None
         )
-        transport = httpx.ASGITransport(app=create_app(self.service, manage_lifecycle=False))
+        transport = httpx.ASGITransport(app=self.runtime.app(manage_lifecycle=False))
         self.client = httpx.AsyncClient(transport=transport, base_url="http://ottc.test")
 
     async def post(self, events: list[dict[str, Any]]) -> None:
@@ -230,8 +228,8 @@ async def test_lstm_off_loads_and_scores_nothing(
         assert status["state"].startswith("off")
         await app.post(steady(0, 60) + minute_events(60, 60) + steady(61, 64))
         await asyncio.sleep(1.0)  # several refresh and scoring rounds
-        scoring = SeriesScoring.of(app.service)
-        assert scoring is not None
+        assert app.runtime.model_scoring is not None
+        scoring = app.runtime.model_scoring.series
         assert "recent" not in await app.series()
         assert scoring.alerts_stored == 0
         assert app.risk == []

@@ -22,8 +22,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ott_runtime.ingest.service import RuntimeService
-from ott_runtime.standalone import build_server, standalone_config
+from ott_runtime.app import Runtime
+from ott_runtime.config import standalone_config
+from ott_runtime.server import build_server
+from ott_runtime.service import RuntimeService
 
 from .conftest import REGULATION, _free_port
 
@@ -91,7 +93,7 @@ async def tls_server(config_dir: Path, tmp_path: Path) -> AsyncIterator[tuple[in
     )
     port = _free_port()
     server = build_server(
-        service, port=port, tls_cert=cert_file, tls_key=key_file, log_level="warning"
+        Runtime(service), port=port, tls_cert=cert_file, tls_key=key_file, log_level="warning"
     )
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event

@@ -22,7 +22,7 @@ import yaml
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from ott_runtime.standalone import standalone_config
+from ott_runtime.config import standalone_config
 from ott_runtime.storage import Database
 
 from .conftest import REGULATION, PostgresServer, _free_port, _fresh_database
@@ -30,13 +30,15 @@ from .conftest import REGULATION, PostgresServer, _free_port, _fresh_database
 SERVE = """
 import asyncio, sys
 from pathlib import Path
-from ott_runtime.ingest.service import RuntimeService
-from ott_runtime.standalone import build_server, standalone_config
+from ott_runtime.service import RuntimeService
+from ott_runtime.config import standalone_config
+from ott_runtime.server import build_server
+from ott_runtime.app import Runtime
 
 config = standalone_config([Path(sys.argv[1])], Path(sys.argv[2]), sys.argv[3])
 service = RuntimeService(config.database_url, config.runtimes, config.keys,
                          api_keys=config.api_keys)
-asyncio.run(build_server(service, port=int(sys.argv[4]), log_level="warning").serve())
+asyncio.run(build_server(Runtime(service), port=int(sys.argv[4]), log_level="warning").serve())
 """
 
 

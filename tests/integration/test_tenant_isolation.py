@@ -21,8 +21,8 @@ import orjson
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from ott_runtime.devcluster.postgres import PostgresCluster
 from ott_runtime.domain.cursors import encode_cursor
-from ott_runtime.storage.pgcluster import PostgresCluster
 
 from .conftest import REGULATION, serve_in_thread
 

@@ -15,9 +15,9 @@ from typing import Any
 import orjson
 import pytest
 
+from ott_runtime.devcluster.jaeger import JaegerServer, JaegerUnavailable, throwaway_jaeger
 from ott_runtime.ingest.pubsub import Message
 from ott_runtime.telemetry import configure_tracing
-from ott_runtime.telemetry.jaeger import JaegerServer, JaegerUnavailable, throwaway_jaeger
 from ott_runtime.telemetry.tracing import Tracing
 
 from .conftest import Deployment

@@ -25,9 +25,9 @@ import orjson
 import pytest
 import yaml
 
+from ott_runtime.devcluster.jaeger import JaegerServer, JaegerUnavailable, throwaway_jaeger
+from ott_runtime.devcluster.postgres import free_port
 from ott_runtime.domain.keyring import KeyRing
-from ott_runtime.storage.pgcluster import free_port
-from ott_runtime.telemetry.jaeger import JaegerServer, JaegerUnavailable, throwaway_jaeger
 
 from .conftest import REGULATION
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ott_runtime.config import cluster_config
+from ott_runtime.config.reload import ClusterConfigReloader
 from ott_runtime.domain.documents import load_resources
 from ott_runtime.domain.keyring import KeyRing
 from ott_runtime.domain.rules import resolve_rules
-from ott_runtime.ingest.service import RuntimeService
 from ott_runtime.poolsync.files import Part, PoolFolders, TenantObject
-from ott_runtime.standalone import cluster_config
-from ott_runtime.standalone.reload import ClusterConfigReloader
+from ott_runtime.service import RuntimeService
 
 REPO = Path(__file__).resolve().parents[2]
 _SETS, _TENANTS = load_resources(

@@ -1,5 +1,2 @@
-"""REST API (FastAPI): the app factory and one router per resource."""
-
-from ott_runtime.api.app import create_app
-
-__all__ = ["create_app"]
+"""The HTTP surface: one router per resource (``routers/``), their dependencies, guards,
+problem documents and response schemas. The app is assembled in :mod:`ott_runtime.app`."""

@@ -41,7 +41,7 @@ from ott_runtime.api.problems import problem_response
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from ott_runtime.ingest.service import RuntimeService
+    from ott_runtime.service import RuntimeService
 
 log = logging.getLogger(__name__)
 

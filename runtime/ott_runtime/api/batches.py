@@ -7,7 +7,7 @@ from ott_runtime.api.metrics import Metrics
 from ott_runtime.ingest.errors import IngestError
 from ott_runtime.ingest.limits import MAX_BODY_BYTES
 from ott_runtime.ingest.pipeline import IngestResult
-from ott_runtime.ingest.service import RuntimeService
+from ott_runtime.service import RuntimeService
 from ott_runtime.storage import TenantScope
 
 

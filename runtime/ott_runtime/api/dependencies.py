@@ -12,8 +12,8 @@ from ott_runtime.api.metrics import Metrics
 from ott_runtime.api.problems import Problem
 from ott_runtime.api.ratelimit import retry_after_header
 from ott_runtime.auth import RateLimited, TenantNotServed, Unauthenticated, authenticate
-from ott_runtime.ingest.service import RuntimeService
 from ott_runtime.ingest.tenants import TenantRuntime
+from ott_runtime.service import RuntimeService
 from ott_runtime.storage import TenantScope
 
 

@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ott_runtime.api.limits import HttpLimits, body_limit
 from ott_runtime.api.problems import Problem, problem_response
-from ott_runtime.ingest.service import RuntimeService
+from ott_runtime.service import RuntimeService
 from ott_runtime.storage import TenantScope
 
 # same answers as the routes' own authentication (api.dependencies)

@@ -1,6 +1,6 @@
 """HTTP limits of the runtime server: request sizes and how long a client may take.
 
-The server (``ott_runtime.standalone.protocol``) enforces the header size, the header
+The server (``ott_runtime.server.protocol``) enforces the header size, the header
 timeout and the idle keep-alive timeout; the app (``ott_runtime.api.guards``) the body
 size per route and the body timeout.
 """

@@ -19,7 +19,7 @@ COMMANDS: dict[str, str] = {
     "serve": "ott_runtime.cli.serve:serve",
     "validate": "ott_runtime.cli.validate:validate",
     "version": "ott_runtime.cli.version:version",
-    "graphql-schema": "ott_runtime.graphql.cli:graphql_schema",
+    "graphql-schema": "ott_runtime.cli.graphql_schema:graphql_schema",
     "train": "ott_runtime.cli.train:train",
     "eval": "ott_runtime.cli.eval:eval_command",
     "dev-cluster": "ott_runtime.cli.devcluster:dev_cluster",

@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 
 from ott_runtime.api.limits import HttpLimits
+from ott_runtime.cli.options import default_state_dir, server_options
 from ott_runtime.domain.durations import parse_duration
-from ott_runtime.standalone.options import default_state_dir, server_options
 
 
 def _default_config() -> tuple[Path, ...]:
@@ -99,9 +99,9 @@ def demo(
     """
     from rich.console import Console
 
+    from ott_runtime.cli.launch import load_runtime, print_endpoints
     from ott_runtime.demo import DemoSettings, run_demo
-    from ott_runtime.standalone.launch import load_service, print_endpoints
-    from ott_runtime.standalone.server import build_server
+    from ott_runtime.server.runner import build_server
 
     if not config_paths:
         raise click.UsageError(
@@ -113,9 +113,9 @@ def demo(
         raise click.BadParameter(str(error), param_hint="--backfill") from None
     if state_dir == default_state_dir():
         state_dir = state_dir / "demo"  # keep demo data apart from `ottc serve`'s
-    service, api_keys = load_service(config_paths, state_dir, database_url, plans)
+    runtime, api_keys = load_runtime(config_paths, state_dir, database_url, plans)
     server = build_server(
-        service, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, log_level="warning",
+        runtime, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, log_level="warning",
         limits=http_limits,
     )  # fmt: skip
     print_endpoints(host, port, tls_cert is not None, api_keys)

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ott_runtime.standalone.config import ServiceConfig
-from ott_runtime.standalone.options import default_state_dir
+from ott_runtime.cli.options import default_state_dir
+from ott_runtime.config.loading import ServiceConfig
 
 config_option = click.option(
     "--config",
@@ -34,7 +34,7 @@ tenant_option = click.option("--tenant", "tenants", multiple=True, help="Only th
 def _config(
     config_paths: tuple[Path, ...], state_dir: Path, database_url: str | None
 ) -> ServiceConfig:
-    from ott_runtime.standalone import cluster_config, standalone_config
+    from ott_runtime.config import cluster_config, standalone_config
 
     try:
         if config_paths:

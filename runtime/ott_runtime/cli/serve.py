@@ -15,8 +15,8 @@ from ott_runtime.api.admission import (
     AdmissionSettings,
 )
 from ott_runtime.api.limits import HttpLimits
-from ott_runtime.standalone.metrics_options import metrics_options
-from ott_runtime.standalone.options import server_options
+from ott_runtime.cli.metrics_options import metrics_options
+from ott_runtime.cli.options import server_options
 
 
 @click.command()
@@ -71,8 +71,8 @@ def serve(
     http_limits: HttpLimits,
 ) -> None:
     """Serve the REST API: ingest events, read violations, reports, usage and keys."""
-    from ott_runtime.standalone.launch import load_service, print_endpoints
-    from ott_runtime.standalone.server import build_server, run_until_signalled
+    from ott_runtime.cli.launch import load_runtime, print_endpoints
+    from ott_runtime.server.runner import build_server, run_until_signalled
     from ott_runtime.telemetry import TracingConfigError, configure_logging, configure_tracing
     from ott_runtime.telemetry.logs import LOG_FORMATS
 
@@ -83,9 +83,9 @@ def serve(
         tracing = configure_tracing("ottc-runtime")
     except TracingConfigError as error:
         raise click.ClickException(str(error)) from None
-    service, api_keys = load_service(config_paths, state_dir, database_url, plans)
+    runtime, api_keys = load_runtime(config_paths, state_dir, database_url, plans)
     server = build_server(
-        service, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, log_level=log_level,
+        runtime, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, log_level=log_level,
         admission=AdmissionSettings(max_in_flight, max_in_flight_per_tenant),
         access_log=access_log, limits=http_limits,
     )  # fmt: skip

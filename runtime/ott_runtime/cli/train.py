@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ott_runtime.standalone.options import default_state_dir
+from ott_runtime.cli.options import default_state_dir
 
 if TYPE_CHECKING:
     from ott_runtime.models.registry import ModelMetadata, ModelRegistry
@@ -191,8 +191,8 @@ def _from_db(
     import asyncio
     from datetime import UTC, datetime, timedelta
 
+    from ott_runtime.config import cluster_config, standalone_config
     from ott_runtime.scoring.history import load_history
-    from ott_runtime.standalone import cluster_config, standalone_config
     from ott_runtime.storage import Database, Store
 
     try:

@@ -1,2 +1,6 @@
-"""The live dashboard at /dashboard: the bundled front-end (built from frontend/ into
-static/) and the statistical forecast its predictive chart shows."""
+"""The live dashboard's bundled front-end, built from frontend/ into static/ (served by
+:mod:`ott_runtime.api.routers.dashboard`)."""
+
+from pathlib import Path
+
+STATIC_DIR = Path(__file__).parent / "static"

@@ -32,7 +32,7 @@ from ott_runtime.ingest.batch import TypeValidator, ValidEvent, parse_body, vali
 from ott_runtime.ingest.errors import IngestError
 from ott_runtime.ingest.publishing import RiskScore as RiskJson
 from ott_runtime.ingest.publishing import Violation as ViolationJson
-from ott_runtime.ingest.publishing import batch_messages, publish_batch, risk_json
+from ott_runtime.ingest.publishing import batch_messages, publish_batch, risk_json, risk_message
 from ott_runtime.ingest.publishing import violation_json as violation_json  # re-exported
 from ott_runtime.ingest.pubsub import Broker, Message
 from ott_runtime.ingest.scoring import NoRiskScorer, RiskScore, RiskScorer, ScoringInput
@@ -126,6 +126,20 @@ class IngestPipeline:
         self.transaction_hooks: list[TransactionHook] = []
         self.announcer: Announcer | None = None
         self.api_calls: ApiCallsTaker | None = None
+
+    async def add_risk_scores(
+        self, runtime: TenantRuntime, scores: Sequence[NewRiskScore], seqs: dict[str, int]
+    ) -> list[tuple[int, NewRiskScore]]:
+        """Risk rows scored outside a batch (the series detector's alerts): written with the
+        transaction hooks (webhooks) as a batch's are, published once committed."""
+        async with self.store.write(TenantScope(runtime.name)) as data:
+            ids = await data.risk.add(scores, seqs, datetime.now(UTC))
+            stored = list(zip(ids, scores, strict=True))
+            for hook in self.transaction_hooks:
+                await hook(data, runtime, [], stored)
+        for risk_id, score in stored:
+            self.broker.publish(Message(runtime.name, "risk", risk_message(risk_id, score)))
+        return stored
 
     def runtime(self, scope: TenantScope) -> TenantRuntime:
         runtime = self.tenants.get(scope.tenant_id)

@@ -1,6 +1,6 @@
 """Turns the operator's per-tenant objects into the folders `ottc serve` reads.
 
-Layout (the cluster mode of ott_runtime.standalone.config)::
+Layout (the cluster mode of ott_runtime.config.loading)::
 
     <config>/<tenant>/rules.json, tenant.json     from ConfigMap <tenant>-config
     <keys>/<tenant>/keyring.json                  from Secret <tenant>-keys

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -151,6 +151,27 @@ class StreamHub:
             feeds.discard(feed)
             if not feeds:
                 del self._feeds[feed.tenant]
+
+    async def follow(
+        self,
+        tenant: str,
+        channel: str,
+        channel_filter: ChannelFilter,
+        capacity: int = DEFAULT_QUEUE_SIZE,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Live messages of one channel (GraphQL subscriptions): no resume, so a lagging
+        follower skips what it missed."""
+        feed = self.attach(tenant, capacity)
+        feed.filters[channel] = channel_filter
+        try:
+            while True:
+                item = await feed.next()
+                if item is None:
+                    feed.lagging, feed.dropped = False, 0
+                elif isinstance(item, Delivery):
+                    yield item.data
+        finally:
+            self.detach(feed)
 
     def mark_all_lagged(self) -> None:
         for feed in self.feeds():

@@ -61,6 +61,19 @@ class StreamSettings:
         )
 
 
+@dataclass(frozen=True)
+class StreamEndpoint:
+    """What every `/v1/stream` session of one runtime is served from."""
+
+    hub: StreamHub
+    replayer: Replayer
+    settings: StreamSettings
+    metrics: StreamMetrics | None = None
+
+    def session(self, transport: StreamTransport) -> StreamSession:
+        return StreamSession(transport, self.hub, self.replayer, self.settings, self.metrics)
+
+
 class StreamTransport(Protocol):
     async def send_text(self, text: str) -> None: ...
 

@@ -1,20 +1,23 @@
 """Model scoring in the runtime: the registry-backed risk scorer and its wiring.
 
-``install_model_scoring(service, model_dir)`` replaces the service's no-op scorer with a
-:class:`ModelRiskScorer` over ``model_dir`` and starts its refresh job with the service, and
-starts the live series scorer (:class:`~ott_runtime.scoring.series.SeriesScoring`).
+``install_model_scoring(service, model_dir)`` (called by the composition root,
+:mod:`ott_runtime.app`) replaces the service's no-op scorer with a :class:`ModelRiskScorer`
+over ``model_dir`` and starts its refresh job with the service, and starts the live series
+scorer (:class:`~ott_runtime.scoring.series.SeriesScoring`).
 Nothing here imports TensorFlow: that happens when a tenant's promoted models are loaded.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ott_runtime.ingest.service import RuntimeService
     from ott_runtime.scoring.models import ModelRiskScorer
+    from ott_runtime.scoring.series import SeriesScoring
+    from ott_runtime.service import RuntimeService
 
 MODEL_DIR_ENV = "OTTC_MODEL_DIR"
 REFRESH_ENV = "OTTC_MODEL_REFRESH_SECONDS"
@@ -27,11 +30,26 @@ def model_dir_from_env(default: Path | None = None) -> Path | None:
     return Path(value) if value else default
 
 
-def install_model_scoring(
-    service: RuntimeService, model_dir: Path | None
-) -> ModelRiskScorer | None:
-    """Score the service's tenants with the promoted models in ``model_dir``; a no-op
-    (the service keeps scoring nothing) when ``model_dir`` is None."""
+@dataclass(frozen=True)
+class ModelScoring:
+    """The risk scorer of each batch and the live series detector, over one registry."""
+
+    scorer: ModelRiskScorer
+    series: SeriesScoring
+
+    def status(self, tenant: str) -> dict[str, Any]:
+        """GET /v1/models: the versions in service, refused promotions, the live series."""
+        return {
+            "tenant": tenant,
+            **self.scorer.status(tenant),
+            "series": self.series.status(tenant),
+        }
+
+
+def install_model_scoring(service: RuntimeService, model_dir: Path | None) -> ModelScoring | None:
+    """Score the service's tenants with the promoted models in ``model_dir``: the scorer
+    replaces the service's no-op one, and both refresh as background jobs of the service.
+    None (the service keeps scoring nothing) when ``model_dir`` is None."""
     if model_dir is None:
         return None
     from ott_runtime.models.registry import DirectoryBackend, ModelRegistry
@@ -52,6 +70,13 @@ def install_model_scoring(
     service.pipeline.scorer = scorer
     service.background.append(scorer.run)
     # the LSTM series detector: events per minute, scored as each minute closes
-    series = SeriesScoring(registry, service, refresh_seconds=refresh)
+    series = SeriesScoring(
+        registry,
+        service.tenants,
+        service.store,
+        service.broker,
+        service.pipeline.add_risk_scores,
+        refresh_seconds=refresh,
+    )
     service.background.append(series.run)
-    return scorer
+    return ModelScoring(scorer, series)

@@ -25,25 +25,23 @@ import contextlib
 import logging
 import threading
 import time
-import weakref
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from ott_runtime.ingest.publishing import risk_message
-from ott_runtime.ingest.pubsub import Message
+from ott_runtime.ingest.pubsub import Broker, Message
+from ott_runtime.ingest.tenants import TenantRegistry, TenantRuntime
 from ott_runtime.models.registry import ModelRegistry, ModelSlot
 from ott_runtime.scoring.buckets import ClosedBucket, EventRef, MinuteBuckets
 from ott_runtime.scoring.history import minute_of, recent_series, to_minute
-from ott_runtime.storage import NewRiskScore, TenantScope
+from ott_runtime.storage import NewRiskScore, Store
 
 if TYPE_CHECKING:
-    from ott_runtime.ingest.service import RuntimeService
     from ott_runtime.models.series.detector import SeriesAnomalyDetector, SeriesScore
 
 log = logging.getLogger(__name__)
@@ -52,7 +50,12 @@ PRIME_MAX_EVENTS = 2_000_000  # stored events read to prime
 RECENT_BUCKETS = 60  # scored buckets shown in GET /v1/models
 TICK_SECONDS = 1.0
 SERIES_NAME = "eventsPerMinute"
-_BY_SERVICE: weakref.WeakKeyDictionary[Any, SeriesScoring] = weakref.WeakKeyDictionary()
+# stores risk rows with the ingest transaction's hooks and publishes them
+# (ott_runtime.ingest.pipeline.IngestPipeline.add_risk_scores)
+RiskSink = Callable[
+    [TenantRuntime, Sequence[NewRiskScore], dict[str, int]],
+    Awaitable[list[tuple[int, NewRiskScore]]],
+]
 
 
 class Detector(Protocol):
@@ -223,13 +226,20 @@ class SeriesScoring:
     def __init__(
         self,
         registry: ModelRegistry,
-        service: RuntimeService,
+        tenants: TenantRegistry,
+        store: Store,
+        broker: Broker,
+        add_risk_scores: RiskSink,
         *,
         refresh_seconds: float,
         tick_seconds: float = TICK_SECONDS,
     ) -> None:
+        """``store``: the stored events that prime a detector; ``broker``: the ingest's
+        ``events`` messages, counted into buckets; ``add_risk_scores``: where alerts go."""
         self.registry = registry
-        self.service = service
+        self.tenants = tenants
+        self.store = store
+        self.add_risk_scores = add_risk_scores
         self.refresh_seconds = refresh_seconds
         self.tick_seconds = tick_seconds
         self._slots: dict[str, ModelSlot[SeriesAnomalyDetector]] = {}
@@ -238,12 +248,7 @@ class SeriesScoring:
         self._errors: dict[str, str] = {}
         self._wake: asyncio.Event | None = None
         self.alerts_stored = 0
-        service.broker.add_listener(self._on_message)
-        _BY_SERVICE[service] = self
-
-    @staticmethod
-    def of(service: Any) -> SeriesScoring | None:
-        return _BY_SERVICE.get(service)
+        broker.add_listener(self._on_message)
 
     # -- loading (a worker thread) -------------------------------------------------------
 
@@ -258,7 +263,7 @@ class SeriesScoring:
         from ott_runtime.models.training import SERIES_MODEL
 
         status: dict[str, dict[str, Any]] = {}
-        for runtime in list(self.service.tenants):
+        for runtime in list(self.tenants):
             name = runtime.name
             if not runtime.spec.scoring.models.lstm:
                 self._drop(name)
@@ -323,7 +328,7 @@ class SeriesScoring:
 
     # -- scoring (the background job) ----------------------------------------------------
 
-    async def run(self, _service: Any = None) -> None:
+    async def run(self, _service: object = None) -> None:
         """Background job: load at start, pick up promotions, score closed buckets."""
         self._wake = asyncio.Event()
         next_refresh = 0.0
@@ -356,7 +361,7 @@ class SeriesScoring:
         if not live.stored_loaded and first.first_seq is not None:
             assert first.first_minute is not None
             minutes, counts = await recent_series(
-                self.service.store,
+                self.store,
                 tenant,
                 first.first_seq,
                 first.first_minute,
@@ -372,15 +377,10 @@ class SeriesScoring:
     async def _store(self, tenant: str, alerts: Sequence[SeriesAlert], level: float) -> None:
         scores = [s for s in (alert.risk_score(level) for alert in alerts) if s is not None]
         seqs = {a.event.event_id: a.event.seq for a in alerts if a.event is not None}
-        runtime = self.service.tenants.get(tenant)
+        runtime = self.tenants.get(tenant)
         if not scores or runtime is None:
             return
-        async with self.service.store.write(TenantScope(tenant)) as data:
-            ids = await data.risk.add(scores, seqs, datetime.now(UTC))
-            stored = list(zip(ids, scores, strict=True))
-            for hook in self.service.pipeline.transaction_hooks:  # e.g. webhooks
-                await hook(data, runtime, [], stored)
+        stored = await self.add_risk_scores(runtime, scores, seqs)
         self.alerts_stored += len(stored)
-        for risk_id, score in stored:
+        for _, score in stored:
             log.info("%s: series alert %s (score %.3f)", tenant, score.explanation, score.score)
-            self.service.broker.publish(Message(tenant, "risk", risk_message(risk_id, score)))

@@ -11,14 +11,13 @@ from typing import Any
 
 import orjson
 import pytest
-from prometheus_client import CollectorRegistry
 
+from ott_runtime.app import Runtime
 from ott_runtime.crypto import KeyStore
 from ott_runtime.domain.tenant import ComplianceTenantSpec
 from ott_runtime.ingest import Hit, RiskScore, ScoringInput, TenantRuntime
-from ott_runtime.ingest.service import RuntimeService
-from ott_runtime.realtime.install import Realtime
-from ott_runtime.realtime.session import StreamMetrics, StreamSettings
+from ott_runtime.realtime.session import StreamEndpoint, StreamSettings
+from ott_runtime.service import RuntimeService
 from ott_runtime.storage import TenantScope
 from ott_runtime.storage.database import sqlite_url
 
@@ -77,7 +76,7 @@ def ad(event_id: str, seconds: int = 10, content: str = "show-1") -> dict[str, A
 @dataclass
 class Live:
     service: RuntimeService
-    realtime: Realtime
+    realtime: StreamEndpoint  # the composition root's, as /v1/stream serves from
 
     async def ingest(self, tenant: str, *events: dict[str, Any]) -> None:
         body = orjson.dumps({"events": list(events)})
@@ -106,11 +105,8 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
         scorer=HitScorer(),
     )
     await service.start()
-    realtime = Realtime(
-        service, StreamMetrics(CollectorRegistry()), StreamSettings(heartbeat_seconds=30)
-    )
-    yield Live(service, realtime)
-    await realtime.stop()
+    runtime = Runtime(service, stream_settings=StreamSettings(heartbeat_seconds=30))
+    yield Live(service, runtime.stream)
     await service.stop()
 
 

@@ -9,11 +9,11 @@ import pytest
 from click.testing import CliRunner
 from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
 
+from ott_runtime.api.graphql.limits import MAX_COST, MAX_FIRST, selection_cost
+from ott_runtime.api.graphql.schema import schema
 from ott_runtime.cli import cli
-from ott_runtime.dashboard.forecast import holt
-from ott_runtime.graphql.cli import schema_text
-from ott_runtime.graphql.limits import MAX_COST, MAX_FIRST, selection_cost
-from ott_runtime.graphql.schema import schema
+from ott_runtime.cli.graphql_schema import schema_text
+from ott_runtime.domain.forecast import holt
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -22,8 +22,8 @@ from ott_runtime.auth import (
     Unauthenticated,
     authenticate,
 )
-from ott_runtime.ingest.service import RuntimeService
-from ott_runtime.standalone import standalone_config
+from ott_runtime.config import standalone_config
+from ott_runtime.service import RuntimeService
 from ott_runtime.storage import TenantScope
 
 REGULATION = {

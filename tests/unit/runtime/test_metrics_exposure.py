@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
 from ott_runtime.api.metrics import TENANT_LABEL_ENV, TOKEN_ENV, Metrics, MetricsExposure
-from ott_runtime.standalone.metrics_options import metrics_options
+from ott_runtime.cli.metrics_options import metrics_options
 
 
 def _samples(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ott_runtime.standalone.config import private_state_dir
+from ott_runtime.config.loading import private_state_dir
 from ott_runtime.storage import Database, Store
 from ott_runtime.storage.database import sqlite_url
 

@@ -13,10 +13,10 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from ott_runtime.cli import cli
+from ott_runtime.config import standalone_config
 from ott_runtime.crypto.formats import ENVELOPE_KEY
 from ott_runtime.crypto.sources import write_keyring
-from ott_runtime.ingest.service import RuntimeService
-from ott_runtime.standalone import standalone_config
+from ott_runtime.service import RuntimeService
 from ott_runtime.storage import EventQuery, TenantScope
 from ott_runtime.storage.rewrap import pending_rewrap, rewrap_tenant
 

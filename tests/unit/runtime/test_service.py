@@ -11,10 +11,10 @@ import httpx
 import orjson
 import yaml
 
-from ott_runtime.api import create_app
+from ott_runtime.app import create_app
+from ott_runtime.config import standalone_config
 from ott_runtime.crypto.sources import write_keyring
-from ott_runtime.ingest.service import RuntimeService
-from ott_runtime.standalone import standalone_config
+from ott_runtime.service import RuntimeService
 from ott_runtime.storage import EventQuery, TenantScope, ViolationQuery
 
 REGULATION = {

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from sqlalchemy import event
 
-from ott_runtime.ingest.service import RuntimeService
-from ott_runtime.standalone import standalone_config
+from ott_runtime.config import standalone_config
+from ott_runtime.service import RuntimeService
 from ott_runtime.storage import Database, Store, TenantScope
 from ott_runtime.storage.database import sqlite_url
 from ott_runtime.storage.housekeeping import UsageRepository

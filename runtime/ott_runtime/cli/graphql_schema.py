@@ -8,7 +8,7 @@ import click
 
 
 def schema_text() -> str:
-    from ott_runtime.graphql.schema import schema
+    from ott_runtime.api.graphql.schema import schema
 
     return schema.as_str().rstrip("\n") + "\n"
 

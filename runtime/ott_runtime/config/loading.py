@@ -155,7 +155,7 @@ def has_keyring(keys_dir: Path, tenant: str) -> bool:
 def cluster_config(environ: dict[str, str] | None = None) -> ServiceConfig:
     """With ``OTTC_CONFIG_RELOAD_SECONDS`` (the pool, filled by ``ottc pool-sync``) the
     folders may start empty and a tenant whose keyring is not there yet is left for the
-    reloader (ott_runtime.standalone.reload) to take on later."""
+    reloader (ott_runtime.config.reload) to take on later."""
     env = dict(os.environ if environ is None else environ)
     try:
         config_dir, keys_dir = Path(env["OTTC_CONFIG_DIR"]), Path(env["OTTC_KEYS_DIR"])

@@ -1,5 +1,6 @@
-"""Everything one runtime process holds, wired once: database, tenants, keys, pipeline,
-metering and retention. The REST app, the CLI and the tests build one of these."""
+"""The runtime process's core, wired once: database, tenants, keys, ingest pipeline,
+metering and retention. The CLI and the tests build one of these; the composition root
+(:mod:`ott_runtime.app`) builds what serves it."""
 
 from __future__ import annotations
 
@@ -77,6 +78,8 @@ class RuntimeService:
         # told the served tenant names whenever a reload changed them
         self.tenant_listeners: list[Callable[[list[str]], None]] = []
         self.started = False
+        # set by the composition root (ott_runtime.app.Runtime), which runs once per service
+        self.assembled = False
 
     async def start(self) -> None:
         await self.database.migrate()

@@ -17,7 +17,7 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
-log = logging.getLogger("ott_runtime.graphql")
+log = logging.getLogger("ott_runtime.api.graphql")
 INTERNAL_MESSAGE = "internal error: the server failed to resolve this field"
 MAX_LOGGED_MESSAGE = 300  # a refused variable's message quotes the value sent
 

@@ -18,7 +18,7 @@ from ott_runtime.storage.tables import (
 )
 
 if TYPE_CHECKING:
-    from ott_runtime.graphql.context import GraphContext
+    from ott_runtime.api.graphql.context import GraphContext
 
 T = TypeVar("T")
 
@@ -47,7 +47,7 @@ def seq_of(cursor: str | None) -> int | None:
     try:
         return decode_cursor(cursor)
     except InvalidCursor:
-        from ott_runtime.graphql.context import graph_error
+        from ott_runtime.api.graphql.context import graph_error
 
         raise graph_error(
             "invalid cursor: use an endCursor or edge cursor", "BAD_USER_INPUT"

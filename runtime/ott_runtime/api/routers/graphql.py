@@ -1,5 +1,5 @@
 """Mounts the schema on FastAPI: POST/GET queries, GraphiQL on GET from a browser (bundled
-from pinned npm packages, see :func:`ott_runtime.dashboard.router.graphiql_page`), and
+from pinned npm packages, see :func:`ott_runtime.api.routers.dashboard.graphiql_page`), and
 subscriptions over graphql-transport-ws on the same path.
 
 On the socket the key goes in the ``connection_init`` payload (``{"apiKey": ...}``); a
@@ -24,11 +24,11 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
+from ott_runtime.api.graphql.context import GraphContext, context_for
+from ott_runtime.api.graphql.guards import GuardedRequests
+from ott_runtime.api.graphql.schema import schema
 from ott_runtime.api.problems import Problem
-from ott_runtime.dashboard.router import graphiql_page
-from ott_runtime.graphql.context import GraphContext, context_for
-from ott_runtime.graphql.guards import GuardedRequests
-from ott_runtime.graphql.schema import schema
+from ott_runtime.api.routers.dashboard import graphiql_page
 
 
 class TenantGraphQLRouter(GuardedRequests, GraphQLRouter[GraphContext, None]):

@@ -5,14 +5,14 @@ from typing import Any, TypeAlias
 
 import strawberry
 
-from ott_runtime.domain.instants import shift
-from ott_runtime.graphql.context import GraphContext, graph_error
-from ott_runtime.graphql.limits import MAX_FIRST
-from ott_runtime.graphql.types import (
+from ott_runtime.api.graphql.context import GraphContext, graph_error
+from ott_runtime.api.graphql.limits import MAX_FIRST
+from ott_runtime.api.graphql.types import (
     ForecastPoint,
     Severity,
     Violation,
 )
+from ott_runtime.domain.instants import shift
 from ott_runtime.storage.tables import ViolationRow
 
 Info: TypeAlias = strawberry.Info[GraphContext, None]

@@ -8,16 +8,15 @@ from pathlib import Path
 
 import uvicorn
 
-from ott_runtime.api import create_app
 from ott_runtime.api.admission import AdmissionSettings
 from ott_runtime.api.limits import HttpLimits
-from ott_runtime.api.tls import server_context
-from ott_runtime.ingest.service import RuntimeService
-from ott_runtime.standalone.protocol import protocol_with_limits
+from ott_runtime.app import Runtime
+from ott_runtime.server.protocol import protocol_with_limits
+from ott_runtime.server.tls import server_context
 
 
 def build_server(
-    service: RuntimeService,
+    runtime: Runtime,
     *,
     host: str = "127.0.0.1",
     port: int = 8080,
@@ -34,7 +33,7 @@ def build_server(
         raise ValueError("--tls-cert and --tls-key go together")
     limits = limits or HttpLimits()
     config = uvicorn.Config(
-        create_app(service, admission=admission, limits=limits),
+        runtime.app(admission=admission, limits=limits),
         host=host,
         port=port,
         log_level=log_level,

@@ -1,26 +1,15 @@
-"""The GraphQL schema at /v1/graphql: queries, mutations and subscriptions.
+"""The GraphQL ``Query`` type: the tenant's events, violations, risk, reports, usage and
+the dashboard's aggregations (heatmap, network, forecast), read through tenant-scoped
+repositories only."""
 
-Everything is scoped to the tenant of the presented API key (see ``context``); reads go
-through tenant-scoped repositories only. ``schema.graphql`` at the repo root is this
-schema printed; ``ottc graphql-schema`` regenerates it and a unit test compares them.
-"""
-
-from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.schema.schema import StreamResult
-from strawberry.types import ExecutionContext
-from strawberry.types.graphql import OperationType
 
-from ott_runtime.dashboard.forecast import METHOD, holt
-from ott_runtime.graphql.context import graph_error
-from ott_runtime.graphql.errors import MaskUnexpectedErrors, log_errors
-from ott_runtime.graphql.guards import refused_stream
-from ott_runtime.graphql.inputs import (
+from ott_runtime.api.graphql.context import graph_error
+from ott_runtime.api.graphql.inputs import (
     SEVERITY_RANK,
     EventFilter,
     Forecast,
@@ -29,11 +18,8 @@ from ott_runtime.graphql.inputs import (
     page_size,
     period,
 )
-from ott_runtime.graphql.limits import DEFAULT_FIRST, limit_extensions
-from ott_runtime.graphql.operations import Mutation, Subscription
-from ott_runtime.graphql.rows import GraphRows
-from ott_runtime.graphql.scalars import SCALAR_OVERRIDES
-from ott_runtime.graphql.types import (
+from ott_runtime.api.graphql.limits import DEFAULT_FIRST
+from ott_runtime.api.graphql.types import (
     Connection,
     DeadLetter,
     Event,
@@ -52,8 +38,10 @@ from ott_runtime.graphql.types import (
     as_json,
     seq_of,
 )
+from ott_runtime.domain.forecast import METHOD, holt
 from ott_runtime.notifications.outbox import OutboxRepository
 from ott_runtime.storage import EventQuery, ViolationQuery
+from ott_runtime.storage.aggregations import GraphRows
 
 
 @strawberry.type
@@ -303,43 +291,3 @@ class Query:
                 )
             )
         return Forecast(method=METHOD, points=points)
-
-
-class TenantSchema(strawberry.Schema):
-    def process_errors(
-        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
-    ) -> None:
-        log_errors(errors)  # instead of strawberry's: every error at ERROR with a traceback
-
-    async def stream(
-        self,
-        query: str | None,
-        variable_values: dict[str, Any] | None = None,
-        context_value: Any | None = None,
-        root_value: Any | None = None,
-        operation_name: str | None = None,
-        operation_extensions: dict[str, Any] | None = None,
-        allowed_operation_types: Iterable[OperationType] | None = None,
-    ) -> StreamResult:
-        # the socket's operations; HTTP requests were checked by the router already
-        refusal = refused_stream(query)
-        if refusal is not None:
-            return refusal
-        return await super().stream(
-            query,
-            variable_values,
-            context_value,
-            root_value,
-            operation_name,
-            operation_extensions,
-            allowed_operation_types,
-        )
-
-
-schema = TenantSchema(
-    query=Query,
-    mutation=Mutation,
-    subscription=Subscription,
-    extensions=[*limit_extensions(), MaskUnexpectedErrors],
-    scalar_overrides=SCALAR_OVERRIDES,
-)

@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 import yaml
 
+from ott_runtime.devcluster.postgres import free_port
 from ott_runtime.devcluster.tools import repo_root
-from ott_runtime.storage.pgcluster import free_port
 
 JAEGER_BIN_ENV = "OTTC_JAEGER_BIN"
 

@@ -1,4 +1,4 @@
-"""Shared by `ottc serve` and `ottc demo`: build the service and print where it listens."""
+"""Shared by `ottc serve` and `ottc demo`: assemble the runtime and print where it listens."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ott_runtime.app import Runtime
+from ott_runtime.config import cluster_config, standalone_config
+from ott_runtime.config.loading import RELOAD_ENV
+from ott_runtime.config.reload import enable_reload
 from ott_runtime.domain.documents import DocumentErrors
 from ott_runtime.domain.rules import MissingRegulationSets, RuleCompileError, RuleResolutionError
-from ott_runtime.ingest.service import RuntimeService
-from ott_runtime.scoring import install_model_scoring, model_dir_from_env
-from ott_runtime.standalone import cluster_config, standalone_config
-from ott_runtime.standalone.config import RELOAD_ENV
-from ott_runtime.standalone.reload import enable_reload
+from ott_runtime.scoring import model_dir_from_env
+from ott_runtime.service import RuntimeService
 from ott_runtime.usage import PriceList
 
 
@@ -34,9 +35,11 @@ def _start_pool_sync() -> None:
         raise click.ClickException(f"pool sync: cannot list the pool's objects: {error}") from None
 
 
-def load_service(
+def load_runtime(
     config_paths: tuple[Path, ...], state_dir: Path, database_url: str | None, plans: Path | None
-) -> tuple[RuntimeService, dict[str, str]]:
+) -> tuple[Runtime, dict[str, str]]:
+    """The service from files (``config_paths``) or the cluster's mounts, assembled with
+    model scoring, and the first API key of each tenant (shown by ``ottc demo``)."""
     if not config_paths and os.environ.get("OTTC_POOL_NAMESPACE"):
         _start_pool_sync()
     try:
@@ -60,13 +63,13 @@ def load_service(
         api_keys=config.api_keys,
         prices=PriceList.load(plans) if plans else None,
     )
-    # the models `ottc train` promoted: OTTC_MODEL_DIR, standalone default <state dir>/models
-    install_model_scoring(
-        service, model_dir_from_env(state_dir / "models" if config_paths else None)
-    )
     if not config_paths and (os.environ.get(RELOAD_ENV) or os.environ.get("OTTC_POOL_NAMESPACE")):
         enable_reload(service)
-    return service, {tenant: keys[0] for tenant, keys in config.api_keys.items() if keys}
+    # the models `ottc train` promoted: OTTC_MODEL_DIR, standalone default <state dir>/models
+    runtime = Runtime(
+        service, model_dir=model_dir_from_env(state_dir / "models" if config_paths else None)
+    )
+    return runtime, {tenant: keys[0] for tenant, keys in config.api_keys.items() if keys}
 
 
 def print_endpoints(host: str, port: int, tls: bool, api_keys: dict[str, str]) -> None:

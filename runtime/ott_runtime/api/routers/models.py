@@ -3,17 +3,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 
-from ott_runtime.api.dependencies import Scope, Service
+from ott_runtime.api.dependencies import Scope
 from ott_runtime.api.problems import ERROR_RESPONSES
 from ott_runtime.api.schemas import ModelsStatus, operation_id
-from ott_runtime.scoring.models import ModelRiskScorer
-from ott_runtime.scoring.series import SeriesScoring
+from ott_runtime.scoring import ModelScoring
 
 router = APIRouter(tags=["models"], generate_unique_id_function=operation_id)
+
+
+def get_model_scoring(request: Request) -> ModelScoring | None:
+    scoring: ModelScoring | None = request.app.state.model_scoring
+    return scoring
 
 
 @router.get(
@@ -22,17 +26,13 @@ router = APIRouter(tags=["models"], generate_unique_id_function=operation_id)
     response_model=ModelsStatus,  # the scorers' status is plain JSON: checked and documented
     responses=ERROR_RESPONSES,
 )
-async def models(scope: Scope, service: Service) -> dict[str, Any]:
-    scorer = service.pipeline.scorer
-    if isinstance(scorer, ModelRiskScorer):
-        series = SeriesScoring.of(service)
+async def models(
+    scope: Scope, scoring: Annotated[ModelScoring | None, Depends(get_model_scoring)]
+) -> dict[str, Any]:
+    if scoring is None:
         return {
             "tenant": scope.tenant_id,
-            **scorer.status(scope.tenant_id),
-            "series": series.status(scope.tenant_id) if series else {"enabled": False},
+            "enabled": False,
+            "state": "off: this runtime has no model registry (set OTTC_MODEL_DIR)",
         }
-    return {
-        "tenant": scope.tenant_id,
-        "enabled": False,
-        "state": "off: this runtime has no model registry (set OTTC_MODEL_DIR)",
-    }
+    return scoring.status(scope.tenant_id)

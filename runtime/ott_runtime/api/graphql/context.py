@@ -9,9 +9,9 @@ Keys come in ``X-API-Key`` / ``Authorization: Bearer`` on HTTP, and in the
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from fastapi.requests import HTTPConnection
 from graphql import GraphQLError
@@ -20,11 +20,11 @@ from strawberry.fastapi import BaseContext
 
 from ott_runtime.api.guards import authenticated_by_guard, presented_key
 from ott_runtime.auth import AuthError, RateLimited, TenantNotServed, Unauthenticated, authenticate
-from ott_runtime.graphql.rows import GraphRows
-from ott_runtime.ingest.service import RuntimeService
 from ott_runtime.ingest.tenants import TenantRuntime
-from ott_runtime.realtime.install import Realtime
+from ott_runtime.realtime.protocol import ChannelFilter
+from ott_runtime.service import RuntimeService
 from ott_runtime.storage import TenantScope
+from ott_runtime.storage.aggregations import GraphRows
 from ott_runtime.storage.tables import EventRow, RiskScoreRow, ViolationRow
 
 ADMIN_LABEL = "admin"
@@ -38,6 +38,14 @@ _CODES: dict[type[AuthError], str] = {
     TenantNotServed: "FORBIDDEN",
     RateLimited: "RATE_LIMITED",
 }
+
+
+class LiveMessages(Protocol):
+    """What subscriptions need of the live side (:class:`ott_runtime.app.Runtime`)."""
+
+    def follow(
+        self, tenant: str, channel: str, channel_filter: ChannelFilter
+    ) -> AsyncIterator[dict[str, Any]]: ...
 
 
 def graph_error(message: str, code: str) -> GraphQLError:
@@ -54,9 +62,11 @@ class Principal:
 
 
 class GraphContext(BaseContext):
-    def __init__(self, service: RuntimeService, realtime: Realtime, connection: HTTPConnection):
+    def __init__(
+        self, service: RuntimeService, live: LiveMessages, connection: HTTPConnection
+    ) -> None:
         super().__init__()
-        self.service, self.realtime, self.connection = service, realtime, connection
+        self.service, self.live, self.connection = service, live, connection
         self._principal: Principal | None = None
         self._loaders: dict[str, DataLoader[Any, Any]] = {}
 
@@ -129,4 +139,4 @@ class GraphContext(BaseContext):
 
 
 async def context_for(connection: HTTPConnection) -> GraphContext:
-    return GraphContext(connection.app.state.service, connection.app.state.realtime, connection)
+    return GraphContext(connection.app.state.service, connection.app.state.live, connection)

@@ -17,16 +17,16 @@ import logging
 import os
 from pathlib import Path
 
-from ott_runtime.crypto.sources import KeyRingFile
-from ott_runtime.domain.contract import API_KEY_FILE, RULES_FILE, TENANT_FILE
-from ott_runtime.domain.keyring import SECRET_DATA_KEY
-from ott_runtime.ingest.service import RuntimeService
-from ott_runtime.standalone.config import (
+from ott_runtime.config.loading import (
     has_keyring,
     read_api_key,
     tenant_dirs,
     tenant_runtime,
 )
+from ott_runtime.crypto.sources import KeyRingFile
+from ott_runtime.domain.contract import API_KEY_FILE, RULES_FILE, TENANT_FILE
+from ott_runtime.domain.keyring import SECRET_DATA_KEY
+from ott_runtime.service import RuntimeService
 
 log = logging.getLogger(__name__)
 Signature = tuple[tuple[int, int, int] | None, ...]

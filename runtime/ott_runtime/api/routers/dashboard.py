@@ -5,15 +5,14 @@ from /v1/graphql and /v1/stream."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ott_runtime.api.problems import Problem
+from ott_runtime.dashboard import STATIC_DIR
 
-STATIC = Path(__file__).parent / "static"
+STATIC = STATIC_DIR
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self' ws: wss:; "

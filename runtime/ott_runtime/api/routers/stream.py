@@ -11,9 +11,9 @@ from fastapi import APIRouter, WebSocket
 
 from ott_runtime.api.guards import presented_key
 from ott_runtime.auth import RateLimited, TenantNotServed, Unauthenticated, authenticate
-from ott_runtime.ingest.service import RuntimeService
 from ott_runtime.realtime.protocol import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED
-from ott_runtime.realtime.session import StreamRefused, StreamSession
+from ott_runtime.realtime.session import StreamEndpoint, StreamRefused
+from ott_runtime.service import RuntimeService
 from ott_runtime.storage import TenantScope
 
 router = APIRouter(tags=["stream"])
@@ -59,11 +59,9 @@ async def authenticate_key(
 @router.websocket("/v1/stream")
 async def stream(websocket: WebSocket) -> None:
     service: RuntimeService = websocket.app.state.service
-    realtime = websocket.app.state.realtime
+    endpoint: StreamEndpoint = websocket.app.state.stream
     await websocket.accept()
-    session = StreamSession(
-        _Socket(websocket), realtime.hub, realtime.replayer, realtime.settings, realtime.metrics
-    )
+    session = endpoint.session(_Socket(websocket))
 
     async def authenticate(api_key: str) -> tuple[TenantScope, float]:
         return await authenticate_key(websocket, service, api_key)
