@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Renders the chart into plain manifests for clusters without Helm, one folder per value set
 # in helm/ott-compliance/ci/, and copies crds/ (the source of truth) into the chart first.
-# tests/unit/test_chart.py fails when either output is stale: run this after changing the
+# tests/unit/deploy/test_chart.py fails when either output is stale: run this after changing the
 # chart, its value sets or crds/.
 #
 # Usage: hack/render-manifests.sh [OUTPUT_DIR]   (default: examples/manifests)

@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from ott_runtime import __version__
-from ott_runtime.api.admission import AdmissionSettings, install_admission
+from ott_runtime.api.admission import AdmissionControl, AdmissionSettings, install_admission
 from ott_runtime.api.guards import RequestGuard
 from ott_runtime.api.limits import HttpLimits
 from ott_runtime.api.metrics import Metrics, ObserveRequests
@@ -72,9 +72,11 @@ class Runtime:
         delivery: DeliverySettings | None = None,
         webhook_secrets: WebhookSecrets | None = None,
         stream_settings: StreamSettings | None = None,
+        admission: AdmissionSettings | None = None,
     ) -> None:
         """``model_dir``: the model registry (None: no model scoring); ``delivery`` and
-        ``webhook_secrets``: the notification worker's (defaults and environment else)."""
+        ``webhook_secrets``: the notification worker's; ``admission``: how many ingest
+        requests may be in flight (each: from the environment, or defaults, unless given)."""
         if service.assembled:
             raise RuntimeError(
                 "this RuntimeService is assembled already: build every app over it from "
@@ -85,6 +87,7 @@ class Runtime:
         self.metrics = Metrics()
         self.rate_limiter = RateLimiter()
         registry = self.metrics.registry
+        self.admission = AdmissionControl(admission or AdmissionSettings.from_env(), registry)
 
         self.hub = StreamHub(default_threshold=self._threshold)
         self.stream = StreamEndpoint(
@@ -148,7 +151,6 @@ class Runtime:
         self,
         *,
         manage_lifecycle: bool = True,
-        admission: AdmissionSettings | None = None,
         limits: HttpLimits | None = None,
     ) -> FastAPI:
         """``manage_lifecycle``: start and stop the service with the app (off when the
@@ -189,7 +191,7 @@ class Runtime:
         mount_dashboard(app)
         app.include_router(graphql_router(), prefix="/v1/graphql")
 
-        install_admission(app, service, admission)  # ingest in flight bounded (env unless given)
+        install_admission(app, service, self.admission)  # ingest requests in flight bounded
         # inside the metrics and tracing: refused requests are counted and traced too
         app.add_middleware(RequestGuard, service=service, limits=limits or HttpLimits())
         app.add_middleware(ObserveRequests, metrics=self.metrics)
@@ -206,6 +208,6 @@ def create_app(
     limits: HttpLimits | None = None,
 ) -> FastAPI:
     """The app of a service with nothing else to share: ``Runtime(service).app(...)``."""
-    return Runtime(service, model_dir=model_dir).app(
-        manage_lifecycle=manage_lifecycle, admission=admission, limits=limits
+    return Runtime(service, model_dir=model_dir, admission=admission).app(
+        manage_lifecycle=manage_lifecycle, limits=limits
     )

@@ -1,6 +1,6 @@
 """The CRDs in crds/ on a real API server: established, documented, validating, printing.
 
-The unit suite (tests/unit/test_crd_schema_agreement.py) emulates the API server; here the
+The unit suite (tests/unit/deploy/test_crd_schema_agreement.py) emulates the API server; here the
 real one judges the same corpus, so the emulation cannot drift from Kubernetes unnoticed.
 """
 

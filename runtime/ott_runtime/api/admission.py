@@ -192,15 +192,11 @@ class AdmitIngest:
         return found.tenant_id if found is not None else None
 
 
-def install_admission(
-    app: FastAPI, service: RuntimeService, settings: AdmissionSettings | None = None
-) -> AdmissionControl:
-    """Admission control on ``app`` (settings from the environment unless given); the
-    control is ``app.state.admission``, its metrics in the app's registry."""
-    control = AdmissionControl(settings or AdmissionSettings.from_env(), app.state.metrics.registry)
+def install_admission(app: FastAPI, service: RuntimeService, control: AdmissionControl) -> None:
+    """``control`` (one per process: the bound is the process's) on ``app``; it is
+    ``app.state.admission`` for GraphQL's :func:`graphql_slot`."""
     app.state.admission = control
     app.add_middleware(AdmitIngest, control=control, service=service)
-    return control
 
 
 @contextmanager

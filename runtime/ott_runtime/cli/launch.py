@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ott_runtime.api.admission import AdmissionSettings
 from ott_runtime.app import Runtime
 from ott_runtime.config import cluster_config, standalone_config
 from ott_runtime.config.loading import RELOAD_ENV
@@ -36,7 +37,11 @@ def _start_pool_sync() -> None:
 
 
 def load_runtime(
-    config_paths: tuple[Path, ...], state_dir: Path, database_url: str | None, plans: Path | None
+    config_paths: tuple[Path, ...],
+    state_dir: Path,
+    database_url: str | None,
+    plans: Path | None,
+    admission: AdmissionSettings | None = None,
 ) -> tuple[Runtime, dict[str, str]]:
     """The service from files (``config_paths``) or the cluster's mounts, assembled with
     model scoring, and the first API key of each tenant (shown by ``ottc demo``)."""
@@ -67,7 +72,9 @@ def load_runtime(
         enable_reload(service)
     # the models `ottc train` promoted: OTTC_MODEL_DIR, standalone default <state dir>/models
     runtime = Runtime(
-        service, model_dir=model_dir_from_env(state_dir / "models" if config_paths else None)
+        service,
+        model_dir=model_dir_from_env(state_dir / "models" if config_paths else None),
+        admission=admission,
     )
     return runtime, {tenant: keys[0] for tenant, keys in config.api_keys.items() if keys}
 

@@ -83,10 +83,12 @@ def serve(
         tracing = configure_tracing("ottc-runtime")
     except TracingConfigError as error:
         raise click.ClickException(str(error)) from None
-    runtime, api_keys = load_runtime(config_paths, state_dir, database_url, plans)
+    runtime, api_keys = load_runtime(
+        config_paths, state_dir, database_url, plans,
+        AdmissionSettings(max_in_flight, max_in_flight_per_tenant),
+    )  # fmt: skip
     server = build_server(
         runtime, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, log_level=log_level,
-        admission=AdmissionSettings(max_in_flight, max_in_flight_per_tenant),
         access_log=access_log, limits=http_limits,
     )  # fmt: skip
     # lines with trace id and tenant

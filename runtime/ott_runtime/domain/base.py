@@ -1,7 +1,7 @@
 """Shared pydantic configuration for documents that mirror the CRD schemas.
 
 The CRDs in ``crds/`` are the source of truth; these models must give the same verdict on
-every document (``tests/unit/test_crd_schema_agreement.py`` checks both on a corpus).
+every document (``tests/unit/deploy/test_crd_schema_agreement.py`` checks both on a corpus).
 """
 
 from __future__ import annotations

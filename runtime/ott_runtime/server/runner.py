@@ -8,7 +8,6 @@ from pathlib import Path
 
 import uvicorn
 
-from ott_runtime.api.admission import AdmissionSettings
 from ott_runtime.api.limits import HttpLimits
 from ott_runtime.app import Runtime
 from ott_runtime.server.protocol import protocol_with_limits
@@ -24,7 +23,6 @@ def build_server(
     tls_key: Path | None = None,
     log_level: str = "info",
     access_log: bool = False,
-    admission: AdmissionSettings | None = None,
     limits: HttpLimits | None = None,
 ) -> uvicorn.Server:
     """``access_log``: uvicorn's line per request, without its query string (see
@@ -33,7 +31,7 @@ def build_server(
         raise ValueError("--tls-cert and --tls-key go together")
     limits = limits or HttpLimits()
     config = uvicorn.Config(
-        runtime.app(admission=admission, limits=limits),
+        runtime.app(limits=limits),
         host=host,
         port=port,
         log_level=log_level,

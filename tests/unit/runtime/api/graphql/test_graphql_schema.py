@@ -15,7 +15,7 @@ from ott_runtime.cli import cli
 from ott_runtime.cli.graphql_schema import schema_text
 from ott_runtime.domain.forecast import holt
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[5]
 
 
 def test_checked_in_schema_matches_the_code() -> None:

@@ -4,8 +4,8 @@ For every document in tests/corpus/{valid,invalid}/ the pydantic model and the C
 alike; the CRD side is checked as the API server would: defaults applied, the
 openAPIV3Schema checked with ``jsonschema`` (unknown fields refused, as with kubectl's strict
 field validation), then every ``x-kubernetes-validations`` rule evaluated with ``cel`` with
-``self`` bound to its node (tests/unit/crd_emulation.py). An invalid document must name
-what its ``# expect:`` lines say on both sides. tests/unit/test_crd_schema_structure.py keeps
+``self`` bound to its node (tests/unit/deploy/crd_emulation.py). An invalid document must name
+what its ``# expect:`` lines say on both sides. tests/unit/deploy/test_crd_schema_structure.py keeps
 the two from drifting where the corpus does not look.
 """
 

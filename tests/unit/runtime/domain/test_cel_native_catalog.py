@@ -27,7 +27,7 @@ from ott_runtime.domain.rules import CompiledRules, ResolvedRules, compile_rules
 from ott_runtime.domain.tenant import ComplianceTenantSpec
 from ott_runtime.ingest.schemas import event_validators
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 
 
 @pytest.fixture(scope="module")

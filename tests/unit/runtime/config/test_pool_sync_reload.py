@@ -14,7 +14,7 @@ from ott_runtime.domain.rules import resolve_rules
 from ott_runtime.poolsync.files import Part, PoolFolders, TenantObject
 from ott_runtime.service import RuntimeService
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 _SETS, _TENANTS = load_resources(
     [REPO / "examples" / "regulationsets", REPO / "examples" / "tenants"]
 )

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from ott_runtime.cli.validate import validate
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 SETS = REPO / "examples" / "regulationsets"
 
 BROKEN = """\

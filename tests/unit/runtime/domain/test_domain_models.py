@@ -17,7 +17,7 @@ from ott_runtime.domain import ComplianceTenant, ComplianceTenantSpec, Regulatio
 from ott_runtime.domain.durations import format_duration, parse_duration
 from ott_runtime.domain.tenant import CRON_PATTERN, Isolation, Plan, StorageMode
 
-VALID = sorted((Path(__file__).resolve().parents[1] / "corpus" / "valid").glob("*.yaml"))
+VALID = sorted((Path(__file__).resolve().parents[3] / "corpus" / "valid").glob("*.yaml"))
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from ott_runtime.domain.events import parse_event, to_rule_input
 from ott_runtime.domain.rules import compile_rules, resolve_rules
 from ott_runtime.domain.tenant import ComplianceTenantSpec
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 SETS, TENANTS = load_resources(
     [REPO / "examples" / "regulationsets", REPO / "examples" / "tenants"]
 )

@@ -15,7 +15,7 @@ from ott_runtime.domain.documents import load_resources
 from ott_runtime.domain.events import parse_event, to_rule_input
 from ott_runtime.domain.rules import compile_rules, resolve_rules
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 START = datetime(2026, 11, 23, tzinfo=UTC)  # a Monday
 
 

@@ -17,7 +17,7 @@ from ott_runtime.cli.eval import eval_command
 from ott_runtime.models.evaluation import nab_corpus
 from ott_runtime.models.evaluation.nab_corpus import default_nab_dir, load_windows
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 THIRDPARTY_CRDS = REPO / "tests" / "fixtures" / "thirdparty-crds"
 
 # Ways a file could reach the sibling shared/ folder (or its CI checkout) at run time.

@@ -77,7 +77,7 @@ def test_checked_in_schemas_are_current() -> None:
 
 
 def test_scenario_events_pass_the_model_and_the_published_schema() -> None:
-    scenario = Path(__file__).resolve().parents[2] / "examples" / "events" / "scenario.jsonl"
+    scenario = Path(__file__).resolve().parents[4] / "examples" / "events" / "scenario.jsonl"
     events = [json.loads(line) for line in scenario.read_text().splitlines() if line.strip()]
     assert {e["type"] for e in events} >= {"playback.start", "ad.impression", "data.transfer"}
     for event in events:

@@ -24,7 +24,7 @@ from ott_runtime.domain import ComplianceTenant, RegulationSet
 from ott_runtime.domain.regulation import RegulationSetStatus
 from ott_runtime.domain.tenant import ComplianceTenantStatus
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CRD_DIR = REPO / "crds"
 CORPUS = REPO / "tests" / "corpus"
 MODELS: dict[str, type[BaseModel]] = {

@@ -15,7 +15,7 @@ from ott_runtime.domain.documents import (
 from ott_runtime.domain.regulation import RegulationSet
 from ott_runtime.domain.tenant import ComplianceTenant
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 
 TWO_DOCS = """\
 apiVersion: compliance.ott.dev/v1alpha1

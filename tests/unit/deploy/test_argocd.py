@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 ARGOCD = REPO / "examples" / "argocd"
 HEALTH_KEY = "resource.customizations.health.compliance.ott.dev_{kind}"
 

@@ -20,7 +20,7 @@ import yaml
 from ott_operator.settings import GatewayMode, OperatorSettings
 from ott_runtime.devcluster import find_tools_bin
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CHART = REPO / "helm" / "ott-compliance"
 VALUE_SETS = {
     p.name.removesuffix("-values.yaml"): p for p in sorted(CHART.glob("ci/*-values.yaml"))
