@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from ott_runtime.app import Runtime, create_app
+from ott_runtime.app import Runtime
 from ott_runtime.config import standalone_config
 from ott_runtime.crypto import KeyStore
 from ott_runtime.devcluster.postgres import (
@@ -151,6 +151,7 @@ def tenant_document(name: str, **spec: object) -> ComplianceTenant:
 @dataclass
 class Deployment:
     service: RuntimeService
+    runtime: Runtime  # a second app over the service comes from runtime.app()
     client: httpx.AsyncClient
     keys: dict[str, str]  # tenant -> API key
 
@@ -174,8 +175,8 @@ async def deployment(database_url: str, tmp_path: Path) -> AsyncIterator[Deploym
         database_url, runtimes, keys, api_keys={k: [v] for k, v in api_keys.items()}
     )
     await service.start()
-    app = create_app(service, manage_lifecycle=False)
-    transport = httpx.ASGITransport(app=app)
+    runtime = Runtime(service)
+    transport = httpx.ASGITransport(app=runtime.app(manage_lifecycle=False))
     async with httpx.AsyncClient(transport=transport, base_url="http://ottc.test") as client:
-        yield Deployment(service, client, api_keys)
+        yield Deployment(service, runtime, client, api_keys)
     await service.stop()

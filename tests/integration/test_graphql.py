@@ -17,8 +17,6 @@ from sqlalchemy import event
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from ott_runtime.app import create_app
-
 from .conftest import Deployment, _free_port
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -264,7 +262,7 @@ async def test_dashboard_aggregations_and_graphiql(deployment: Deployment) -> No
 async def served(deployment: Deployment) -> AsyncIterator[str]:
     port = _free_port()
     config = uvicorn.Config(
-        create_app(deployment.service, manage_lifecycle=False),
+        deployment.runtime.app(manage_lifecycle=False),
         host="127.0.0.1",
         port=port,
         log_level="warning",
