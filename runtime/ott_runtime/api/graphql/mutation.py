@@ -11,9 +11,7 @@ from strawberry.scalars import JSON
 from ott_runtime.api.admission import graphql_slot
 from ott_runtime.api.batches import ingest_batch
 from ott_runtime.api.graphql.context import graph_error
-from ott_runtime.api.graphql.inputs import (
-    Info,
-)
+from ott_runtime.api.graphql.inputs import Info
 from ott_runtime.api.graphql.types import (
     CacheCleared,
     IngestOutcome,

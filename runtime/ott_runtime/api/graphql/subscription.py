@@ -1,32 +1,14 @@
 """The GraphQL ``Subscription`` type: violations and risk alerts as they are stored."""
 
-import json
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 
-import orjson
 import strawberry
-from strawberry.scalars import JSON
 
 from ott_runtime.api.graphql.context import graph_error
-from ott_runtime.api.graphql.inputs import (
-    Info,
-    ViolationFilter,
-    violation_from_message,
-)
-from ott_runtime.api.graphql.types import (
-    RiskScore,
-    Violation,
-)
+from ott_runtime.api.graphql.inputs import Info, ViolationFilter, violation_from_message
+from ott_runtime.api.graphql.types import RiskScore, Violation
 from ott_runtime.realtime.protocol import ChannelFilter
-
-
-def _batch_body(events: list[JSON]) -> bytes:
-    """The events as the body POST /v1/events would get (the same checks then apply)."""
-    try:
-        return orjson.dumps({"events": events})
-    except TypeError:  # orjson stops at 64-bit integers; the JSON text has no such limit
-        return json.dumps({"events": events}).encode()
 
 
 @strawberry.type
