@@ -34,6 +34,7 @@ from ott_runtime.domain.cel_expressions import (
 )
 from ott_runtime.domain.celnative import CelError, NativeProgram, NeedsLibrary, native_or_none
 from ott_runtime.domain.events import EVENT_TYPES
+from ott_runtime.domain.field_paths import event_path_reads, unknown_path_message
 from ott_runtime.domain.regulation import Aggregate, Rule, Severity
 from ott_runtime.domain.resolution import (
     CONFIG_API_VERSION,
@@ -155,6 +156,13 @@ def check_rule(
             rule.when, parameters=parameters, aggregates=aggregates, program=program
         )
     errors.extend(RuleError(regulation, rule.id, p.line, p.column, p.message) for p in problems)
+    known_types = [t for t in rule.applies_to if t in EVENT_TYPES]
+    if program is not None and not problems:
+        for offset, path in event_path_reads(rule.when):
+            unknown = unknown_path_message(path, known_types)
+            if unknown:
+                line, column = position(rule.when, offset)
+                errors.append(RuleError(regulation, rule.id, line, column, unknown))
     for offset, path in template_paths(rule.message):
         root, _, rest = path.partition(".")
         name = rest.split(".")[0]
@@ -165,6 +173,8 @@ def check_rule(
             if root == "params" and name not in parameters
             else f"unknown aggregate {name!r}"
             if root == "aggregates" and name not in aggregates
+            else unknown_path_message(rest, known_types)
+            if root == "event" and rest
             else None
         )
         if bad:
@@ -195,6 +205,20 @@ def check_aggregate(
             RuleError(regulation, aggregate.name, p.line, p.column, p.message, field="where")
             for p in problems
         )
+        if program is not None and not problems:
+            for offset, path in event_path_reads(aggregate.where):
+                unknown = unknown_path_message(path, [aggregate.of])
+                if unknown:
+                    line, column = position(aggregate.where, offset)
+                    errors.append(
+                        RuleError(regulation, aggregate.name, line, column, unknown, "where")
+                    )
+    if aggregate.of in EVENT_TYPES:
+        named = [("field", aggregate.field)] if aggregate.field else []
+        for key, path in [*named, *(("groupBy", p) for p in aggregate.group_by)]:
+            unknown = unknown_path_message(path, [aggregate.of])
+            if unknown:
+                errors.append(RuleError(regulation, aggregate.name, 1, 1, unknown, field=key))
     return errors
 
 

@@ -125,3 +125,18 @@ def test_yaml_boolean_lookalikes_are_errors(tmp_path: Path) -> None:
     code, out = run(str(path))
     assert code == 1
     assert f"{path}:-:8:34: 'NO' is read as a boolean by YAML 1.1 (kubectl): quote it" in out
+
+
+def test_a_mistyped_event_field_is_positioned_with_the_closest_path(tmp_path: Path) -> None:
+    path = tmp_path / "typo.yaml"
+    path.write_text(
+        BROKEN.replace("event.ad.targeted\n", "event.viewer.isKidProfile\n").replace(
+            "params.limitt", "params.limit"
+        )
+    )
+    code, out = run(str(path))
+    assert code == 1
+    assert (
+        f"{path}:bad-rule:20:13: unknown event field 'viewer.isKidProfile': no ad.impression "
+        "event has it (did you mean viewer.isKidsProfile?)"
+    ) in out
