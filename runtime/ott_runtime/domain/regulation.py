@@ -142,6 +142,11 @@ class RegulationSetSpec(SpecModel):
         min_length=1, max_length=64, description="Version of the legal text, e.g. '2018/1808'."
     )
     title: str | None = Field(default=None, max_length=256, description="Human-readable title.")
+    description: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="What the set covers and why, for the people who apply and review it.",
+    )
     parameters: dict[str, Any] = Field(
         default_factory=dict, description="Named values rules read as params.<name>."
     )
