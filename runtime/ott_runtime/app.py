@@ -23,7 +23,7 @@ from ott_runtime import __version__
 from ott_runtime.api.admission import AdmissionControl, AdmissionSettings, install_admission
 from ott_runtime.api.guards import RequestGuard
 from ott_runtime.api.limits import HttpLimits
-from ott_runtime.api.metrics import Metrics, ObserveRequests
+from ott_runtime.api.metrics import Metrics, ObserveRequests, RuleCounters
 from ott_runtime.api.problems import install_problem_handlers
 from ott_runtime.api.ratelimit import RateLimiter
 from ott_runtime.api.routers import (
@@ -87,6 +87,7 @@ class Runtime:
         self.metrics = Metrics()
         self.rate_limiter = RateLimiter()
         registry = self.metrics.registry
+        registry.register(RuleCounters(service.tenants))
         self.admission = AdmissionControl(admission or AdmissionSettings.from_env(), registry)
 
         self.hub = StreamHub(default_threshold=self._threshold)

@@ -73,6 +73,9 @@ class NoRules:
     def evaluations_for(self, event_type: str) -> int:
         return 0
 
+    def health(self) -> list[Any]:
+        return []
+
     def describe(self) -> list[dict[str, Any]]:
         return []
 

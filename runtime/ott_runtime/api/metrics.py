@@ -21,6 +21,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ott_runtime.ingest.tenants import TenantRegistry
 from ott_runtime.telemetry import active_tracing
 
 # the ingest pipeline's stages (IngestResult.timings_ms keys)
@@ -67,6 +68,40 @@ class MetricsExposure:
         return scheme.lower() == "bearer" and hmac.compare_digest(
             presented.strip().encode(), self.token.encode()
         )
+
+
+class RuleCounters(Collector):
+    """``ottc_rule_{evaluations,hits,not_applied,errors}_total`` per tenant and rule, read
+    from each tenant's compiled rules at scrape time (a rule that never applies shows as
+    ``not_applied`` growing while ``hits`` stays 0)."""
+
+    FAMILIES = (
+        ("evaluations", "Rule conditions evaluated", "evaluated"),
+        ("hits", "Rule conditions that held (violations raised)", "hits"),
+        (
+            "not_applied",
+            "Rule evaluations skipped: the event lacked a field it reads",
+            "not_applied",
+        ),
+        ("errors", "Rule evaluations that failed (type mismatch, non-boolean result)", "errors"),
+    )
+
+    def __init__(self, tenants: TenantRegistry) -> None:
+        self.tenants = tenants
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        families = {
+            attribute: CounterMetricFamily(
+                f"ottc_rule_{name}", help_text, labels=["tenant", "regulation", "rule"]
+            )
+            for name, help_text, attribute in self.FAMILIES
+        }
+        for runtime in list(self.tenants):
+            for health in runtime.rules.health():
+                labels = [runtime.name, health.regulation, health.rule]
+                for attribute, family in families.items():
+                    family.add_metric(labels, getattr(health, attribute))
+        yield from families.values()
 
 
 class WithoutTenant(Collector):

@@ -14,9 +14,8 @@ applies is visible. A rule that must treat absence as a violation says so with
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import cel
@@ -49,6 +48,7 @@ from ott_runtime.domain.resolution import (
     resolve_rules,
     rule_document,
 )
+from ott_runtime.domain.rule_health import EvaluationStats, RuleHealth, rule_health
 
 __all__ = [
     "CONFIG_API_VERSION",
@@ -125,17 +125,6 @@ class _CompiledRule:
 
 
 _NO_AGGREGATES: Mapping[str, Any] = {}
-
-
-@dataclass
-class EvaluationStats:
-    """Counters since compile: how often each rule ran, fired, lacked a field, failed."""
-
-    evaluated: Counter[str] = field(default_factory=Counter)
-    hits: Counter[str] = field(default_factory=Counter)
-    missing: Counter[str] = field(default_factory=Counter)
-    errors: Counter[str] = field(default_factory=Counter)
-    last_error: dict[str, str] = field(default_factory=dict)
 
 
 def check_rule(
@@ -294,6 +283,10 @@ class CompiledRules:
         """How many rules an event of this type is evaluated against (for metering)."""
         return len(self._by_type.get(event_type, ()))
 
+    def health(self) -> list[RuleHealth]:
+        """Each rule's counters since compile (see :mod:`.rule_health`)."""
+        return rule_health(self.stats, {r.qualified_id: r.regulation for r in self.resolved.rules})
+
     def describe(self) -> list[dict[str, Any]]:
         """The resolved rules as documents with their qualified ids (for the API)."""
         return [
@@ -329,6 +322,7 @@ class CompiledRules:
         """A missing field (KeyError, the library's and ours) is not an error of the rule."""
         if issubclass(kind, KeyError):
             self.stats.missing[qualified] += 1
+            self.stats.last_missing[qualified] = message
         else:
             self.stats.errors[qualified] += 1
             self.stats.last_error[qualified] = f"{kind.__name__}: {message}"

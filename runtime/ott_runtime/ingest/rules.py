@@ -9,6 +9,7 @@ from ott_runtime.crypto import KeyStore
 from ott_runtime.domain.aggregates import WindowAggregator
 from ott_runtime.domain.durations import parse_duration
 from ott_runtime.domain.regulation import RegulationSet
+from ott_runtime.domain.rule_health import RuleHealth
 from ott_runtime.domain.rules import CompiledRules, ResolvedRules, compile_rules, resolve_rules
 from ott_runtime.domain.tenant import ComplianceTenant, ComplianceTenantSpec
 from ott_runtime.ingest.tenants import Hit, TenantRuntime
@@ -28,6 +29,9 @@ class CompiledRuleEvaluator:
 
     def evaluations_for(self, event_type: str) -> int:
         return self.compiled.evaluations_for(event_type)
+
+    def health(self) -> list[RuleHealth]:
+        return self.compiled.health()
 
     def describe(self) -> list[dict[str, Any]]:
         regulations: list[dict[str, Any]] = self.compiled.resolved.to_config()["regulations"]

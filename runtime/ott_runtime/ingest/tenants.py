@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from ott_runtime.crypto import FieldCipher, KeyStore
 from ott_runtime.domain.durations import parse_duration
+from ott_runtime.domain.rule_health import RuleHealth
 from ott_runtime.domain.tenant import ComplianceTenantSpec
 
 
@@ -39,6 +40,9 @@ class RuleEvaluator(Protocol):
 
     def describe(self) -> list[dict[str, Any]]:
         """The resolved rules, for GET /v1/regulations."""
+
+    def health(self) -> Sequence[RuleHealth]:
+        """Each rule's evaluations, hits, misses and errors (``ottc_rule_*_total``)."""
 
 
 class AggregateWindows(Protocol):

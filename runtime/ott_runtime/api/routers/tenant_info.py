@@ -17,12 +17,16 @@ router = APIRouter(tags=["tenant"], generate_unique_id_function=operation_id)
 # (the pieces built outside the API are plain JSON: response_model checks and documents them)
 @router.get(
     "/v1/regulations",
-    summary="The tenant's resolved rules",
+    summary="The tenant's resolved rules, and how each has fared since it was compiled",
     response_model=Regulations,
     responses=ERROR_RESPONSES,
 )
 async def regulations(tenant: Tenant) -> dict[str, Any]:
-    return {"tenant": tenant.name, "regulations": tenant.rules.describe()}
+    return {
+        "tenant": tenant.name,
+        "regulations": tenant.rules.describe(),
+        "health": [health.to_json() for health in tenant.rules.health()],
+    }
 
 
 @router.get(

@@ -83,10 +83,42 @@ class ResolvedRegulation(TypedDict):
     disabledRules: list[str]
 
 
-@examples({"tenant": "acme", "regulations": [REGULATION_EXAMPLE]})
+RULE_HEALTH_EXAMPLE: dict[str, Any] = {
+    "rule": "kids-ads/targeted-ad-to-kids",
+    "regulation": "kids-ads",
+    "evaluated": 1200,
+    "hits": 3,
+    "notApplied": 40,
+    "errors": 0,
+    "lastError": None,
+    "lastMissingKey": "viewer",
+}
+
+
+@examples(RULE_HEALTH_EXAMPLE)
+class RuleHealthDocument(TypedDict):
+    """One rule's counters in this process since its rules were compiled (also in
+    ``/metrics`` as ``ottc_rule_*_total``)."""
+
+    rule: Annotated[str, Field(description="regulation/rule-id")]
+    regulation: str
+    evaluated: int
+    hits: Annotated[int, Field(description="Evaluations whose condition held.")]
+    notApplied: Annotated[
+        int, Field(description="Evaluations skipped: the event lacked a field the rule reads.")
+    ]
+    errors: Annotated[int, Field(description="Evaluations that failed (see lastError).")]
+    lastError: str | None
+    lastMissingKey: Annotated[
+        str | None, Field(description="The key the last skipped evaluation found missing.")
+    ]
+
+
+@examples({"tenant": "acme", "regulations": [REGULATION_EXAMPLE], "health": [RULE_HEALTH_EXAMPLE]})
 class Regulations(TypedDict):
     tenant: str
     regulations: list[ResolvedRegulation]
+    health: list[RuleHealthDocument]
 
 
 Money = Annotated[

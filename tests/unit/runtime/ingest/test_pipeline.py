@@ -40,6 +40,9 @@ class LongAdRule:
     def evaluations_for(self, event_type: str) -> int:
         return 1 if event_type == "ad.impression" else 0
 
+    def health(self) -> list[Any]:
+        return []
+
     def describe(self) -> list[dict[str, Any]]:
         return []
 

@@ -39,6 +39,9 @@ class AdRules:
     def evaluations_for(self, event_type: str) -> int:
         return 1
 
+    def health(self) -> list[Any]:
+        return []
+
     def describe(self) -> list[dict[str, Any]]:
         return []
 
