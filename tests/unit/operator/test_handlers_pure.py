@@ -52,6 +52,15 @@ def test_a_bad_rule_names_its_id_and_position() -> None:
     assert condition.message.startswith("rule ad-too-long at line 1, column ")
 
 
+def test_a_mistyped_event_field_fails_compiled_with_the_closest_path() -> None:
+    condition, _ = compile_set(_set(when="event.ad.durationSecs > params.limit"))
+    assert (condition.status, condition.reason) == (False, "RuleCompileError")
+    assert condition.message == (
+        "rule ad-too-long at line 1, column 7: unknown event field 'ad.durationSecs': no "
+        "ad.impression event has it (did you mean ad.durationSeconds?)"
+    )
+
+
 def test_an_invalid_set_is_reported_not_raised() -> None:
     condition, count = compile_set(_set(severity="extreme"))
     assert (condition.status, condition.reason, count) == (False, "InvalidSpec", 0)
