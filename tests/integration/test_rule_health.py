@@ -78,6 +78,9 @@ def test_a_rule_that_never_applies_shows_in_metrics_and_the_api(tmp_path: Path) 
                 entry["rule"]: entry
                 for entry in client.get("/v1/regulations", headers=headers).json()["health"]
             }
+            query = "{ regulations { rules { qualifiedId health { evaluated hits notApplied "
+            query += "errors lastMissingKey } } } }"
+            graph = client.post("/v1/graphql", json={"query": query}, headers=headers).json()
 
     assert metric(text, "ottc_rule_evaluations_total", "health/kids-ads") == 6
     assert metric(text, "ottc_rule_not_applied_total", "health/kids-ads") == 5
@@ -88,3 +91,11 @@ def test_a_rule_that_never_applies_shows_in_metrics_and_the_api(tmp_path: Path) 
     assert (kids["evaluated"], kids["hits"], kids["notApplied"]) == (6, 1, 5)
     assert kids["lastMissingKey"] == "viewer"
     assert health["health/long-ads"]["notApplied"] == 0
+    graph_health = {
+        rule["qualifiedId"]: rule["health"]
+        for regulation in graph["data"]["regulations"]
+        for rule in regulation["rules"]
+    }
+    assert graph_health["health/kids-ads"] == {
+        "evaluated": 6, "hits": 1, "notApplied": 5, "errors": 0, "lastMissingKey": "viewer"
+    }  # fmt: skip

@@ -31,6 +31,7 @@ from ott_runtime.api.graphql.types import (
     ReportRow,
     RiskScore,
     Rule,
+    RuleHealth,
     Severity,
     Tenant,
     Usage,
@@ -167,13 +168,25 @@ class Query:
     @strawberry.field(description="The regulations applied to the tenant, with their rules.")
     async def regulations(self, info: Info) -> list[Regulation]:
         principal = await info.context.principal()
+        rules = principal.runtime.rules
+        health = {
+            h.rule: RuleHealth(
+                evaluated=h.evaluated, hits=h.hits, not_applied=h.not_applied, errors=h.errors,
+                last_error=h.last_error, last_missing_key=h.last_missing,
+            )
+            for h in rules.health()
+        }  # fmt: skip
         # describe() lists the regulations in the tenant's order, each with its rules
         return [
             Regulation(
                 name=document["name"],
-                rules=[Rule.of(document["name"], rule) for rule in document["rules"]],
+                rules=[
+                    Rule.of(name, rule, health.get(f"{name}/{rule['id']}"))
+                    for name in [document["name"]]
+                    for rule in document["rules"]
+                ],
             )
-            for document in principal.runtime.rules.describe()
+            for document in rules.describe()
         ]
 
     @strawberry.field(

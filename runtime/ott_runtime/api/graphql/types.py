@@ -211,6 +211,20 @@ class Violation:
         )
 
 
+@strawberry.type(description="How a rule has fared in this process since it was compiled.")
+class RuleHealth:
+    evaluated: int
+    hits: int = strawberry.field(description="Evaluations whose condition held.")
+    not_applied: int = strawberry.field(
+        description="Evaluations skipped: the event lacked a field the rule reads."
+    )
+    errors: int = strawberry.field(description="Evaluations that failed (see lastError).")
+    last_error: str | None
+    last_missing_key: str | None = strawberry.field(
+        description="The key the last skipped evaluation found missing."
+    )
+
+
 @strawberry.type(description="A resolved rule (set rules with overrides, and custom rules).")
 class Rule:
     id: str
@@ -222,9 +236,10 @@ class Rule:
     message: str
     reference: str
     description: str | None
+    health: RuleHealth | None
 
     @staticmethod
-    def of(regulation: str, document: dict[str, Any]) -> "Rule":
+    def of(regulation: str, document: dict[str, Any], health: RuleHealth | None = None) -> "Rule":
         """From a rule of ``RuleEvaluator.describe()`` (RegulationSet wire form)."""
         return Rule(
             id=document["id"],
@@ -236,6 +251,7 @@ class Rule:
             message=document["message"],
             reference=document["reference"],
             description=document.get("description"),
+            health=health,
         )
 
 
