@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import difflib
 import functools
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ott_runtime.domain.cel_expressions import tokenize
+from ott_runtime.domain.cel_expressions import Token, tokenize
 from ott_runtime.domain.events import event_json_schema
 
 SUGGESTIONS = 3
@@ -27,6 +27,7 @@ class FieldNode:
 
     kind: str
     fields: Mapping[str, FieldNode] = field(default_factory=dict)
+    format: str | None = None  # e.g. date-time: an RFC 3339 string
 
 
 def _node(schema: Mapping[str, Any], definitions: Mapping[str, Any]) -> FieldNode:
@@ -42,7 +43,7 @@ def _node(schema: Mapping[str, Any], definitions: Mapping[str, Any]) -> FieldNod
     if kind == "object" and "properties" in schema:
         fields = {name: _node(sub, definitions) for name, sub in schema["properties"].items()}
         return FieldNode("object", fields)
-    return FieldNode(kind if isinstance(kind, str) else "any")
+    return FieldNode(kind if isinstance(kind, str) else "any", format=schema.get("format"))
 
 
 @functools.cache
@@ -110,11 +111,19 @@ def unknown_path_message(path: str, event_types: Iterable[str]) -> str | None:
     return f"unknown event field {path!r}: no {', '.join(types)} event has it{hint}"
 
 
-def event_path_reads(source: str) -> Iterator[tuple[int, str]]:
-    """(offset, dotted path below ``event``) of each ``event.a.b`` chain in a CEL
-    expression; a method call ends a chain (``event.content.title.startsWith(...)`` reads
-    ``content.title``), and ``event`` read as a whole or by index yields nothing."""
-    tokens = tokenize(source)
+@dataclass(frozen=True)
+class EventChain:
+    """``event.a.b`` in an expression: its tokens ``[start, end)`` and the dotted path."""
+
+    start: int
+    end: int
+    path: str
+    offset: int  # of the first field name
+
+
+def event_chains(tokens: Sequence[Token]) -> Iterator[EventChain]:
+    """Each ``event.a.b`` chain; a method call ends one (``event.content.title.startsWith(
+    ...)`` reads ``content.title``), and ``event`` read as a whole or by index is none."""
     for index, token in enumerate(tokens):
         if token.kind != "ident" or token.text != "event":
             continue
@@ -129,4 +138,10 @@ def event_path_reads(source: str) -> Iterator[tuple[int, str]]:
             names.append(tokens[at + 1].text)
             at += 2
         if names:
-            yield tokens[index + 2].offset, ".".join(names)
+            yield EventChain(index, at, ".".join(names), tokens[index + 2].offset)
+
+
+def event_path_reads(source: str) -> Iterator[tuple[int, str]]:
+    """(offset, dotted path below ``event``) of each chain of :func:`event_chains`."""
+    for chain in event_chains(tokenize(source)):
+        yield chain.offset, chain.path

@@ -20,6 +20,7 @@ from ott_runtime.domain.events import EVENT_TYPES
 from ott_runtime.domain.field_paths import event_path_reads, unknown_path_message
 from ott_runtime.domain.regulation import Aggregate, Rule
 from ott_runtime.domain.resolution import ResolvedRule
+from ott_runtime.domain.static_types import type_problems
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,9 @@ def check_rule(
             if unknown:
                 line, column = position(rule.when, offset)
                 errors.append(RuleError(regulation, rule.id, line, column, unknown))
+        for offset, mismatch in type_problems(rule.when, known_types):
+            line, column = position(rule.when, offset)
+            errors.append(RuleError(regulation, rule.id, line, column, mismatch))
     for offset, path in template_paths(rule.message):
         root, _, rest = path.partition(".")
         name = rest.split(".")[0]
@@ -119,6 +123,11 @@ def check_aggregate(
                     errors.append(
                         RuleError(regulation, aggregate.name, line, column, unknown, "where")
                     )
+            for offset, mismatch in type_problems(aggregate.where, [aggregate.of]):
+                line, column = position(aggregate.where, offset)
+                errors.append(
+                    RuleError(regulation, aggregate.name, line, column, mismatch, "where")
+                )
     if aggregate.of in EVENT_TYPES:
         named = [("field", aggregate.field)] if aggregate.field else []
         for key, path in [*named, *(("groupBy", p) for p in aggregate.group_by)]:
