@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "demo": "ott_runtime.cli.demo:demo",
     "keys": "ott_runtime.cli.keys:keys",
     "serve": "ott_runtime.cli.serve:serve",
+    "test": "ott_runtime.cli.rule_test:rule_test",
     "validate": "ott_runtime.cli.validate:validate",
     "version": "ott_runtime.cli.version:version",
     "graphql-schema": "ott_runtime.cli.graphql_schema:graphql_schema",

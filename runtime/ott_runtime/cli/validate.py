@@ -11,6 +11,7 @@ from typing import Any
 import click
 import jsonschema
 import yaml
+from pydantic import ValidationError
 
 from ott_runtime.domain.documents import (
     DOCUMENT_KINDS,
@@ -23,6 +24,7 @@ from ott_runtime.domain.documents import (
     parse_document,
 )
 from ott_runtime.domain.regulation import RegulationSet
+from ott_runtime.domain.rule_tests import RULE_TEST_KIND, RuleTest
 from ott_runtime.domain.rules import (
     MissingRegulationSets,
     RuleError,
@@ -114,6 +116,17 @@ def _schema_errors(
     return errors
 
 
+def _rule_test_errors(document: SourceDocument) -> list[DocumentError]:
+    try:
+        RuleTest.model_validate(document.data)
+    except ValidationError as error:
+        return [
+            DocumentError(document.file, *document.position(item["loc"]), item["msg"])
+            for item in error.errors()
+        ]
+    return []
+
+
 def _summary(resource: RegulationSet | ComplianceTenant) -> str:
     if isinstance(resource, RegulationSet):
         spec_ = resource.spec
@@ -147,6 +160,13 @@ def validate_files(paths: list[str], crd_dir: Path) -> list[FileReport]:
         for document in documents:
             errors_before = len(report.errors)
             report.errors.extend(document.boolean_lookalikes())
+            if document.kind == RULE_TEST_KIND:  # the tests beside the sets: `ottc test`
+                report.errors.extend(_rule_test_errors(document))
+                if len(report.errors) == errors_before:
+                    cases = len(document.data["spec"]["cases"])
+                    name = document.data["metadata"]["name"]
+                    report.summaries.append(f"RuleTest {name}: {cases} cases OK (run: ottc test)")
+                continue
             try:
                 resource = parse_document(document)
             except DocumentErrors as exc:
