@@ -10,6 +10,7 @@ from typing import Any
 
 import cel
 
+from ott_runtime.domain.cel_cost import cost_problem
 from ott_runtime.domain.cel_expressions import (
     check_expression,
     compile_expression,
@@ -73,6 +74,9 @@ def check_rule(
         for offset, mismatch in type_problems(rule.when, known_types):
             line, column = position(rule.when, offset)
             errors.append(RuleError(regulation, rule.id, line, column, mismatch))
+        costly = cost_problem(rule.when)
+        if costly:
+            errors.append(RuleError(regulation, rule.id, 1, 1, costly))
     for offset, path in template_paths(rule.message):
         root, _, rest = path.partition(".")
         name = rest.split(".")[0]
@@ -128,6 +132,9 @@ def check_aggregate(
                 errors.append(
                     RuleError(regulation, aggregate.name, line, column, mismatch, "where")
                 )
+            costly = cost_problem(aggregate.where)
+            if costly:
+                errors.append(RuleError(regulation, aggregate.name, 1, 1, costly, "where"))
     if aggregate.of in EVENT_TYPES:
         named = [("field", aggregate.field)] if aggregate.field else []
         for key, path in [*named, *(("groupBy", p) for p in aggregate.group_by)]:
