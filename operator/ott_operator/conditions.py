@@ -23,6 +23,7 @@ class ConditionType(StrEnum):
     GATEWAY_READY = "GatewayReady"
     SCORING_AVAILABLE = "ScoringAvailable"
     COMPILED = "Compiled"
+    RULES_HEALTHY = "RulesHealthy"  # not part of Ready: a warning, the tenant still serves
 
 
 # What Ready sums up, in the order a person reads them.

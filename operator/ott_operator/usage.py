@@ -29,15 +29,23 @@ log = logging.getLogger(__name__)
 USAGE_FIELDS = ("period", "events", "apiCalls", "estimatedCharge")
 
 
-class UsageUnavailable(Exception):
+class RuntimeUnavailable(Exception):
+    """The tenant's runtime did not answer (or not usefully); the message says why."""
+
+
+class UsageUnavailable(RuntimeUnavailable):
     """The runtime could not tell the tenant's usage; the message says why."""
 
 
-def usage_url(settings: OperatorSettings, names: TenantNames) -> str:
+def runtime_url(settings: OperatorSettings, names: TenantNames, path: str) -> str:
     base = settings.runtime_url.format(
         service=names.service, namespace=names.namespace, tenant=names.tenant
     )
-    return f"{base.rstrip('/')}/v1/usage"
+    return f"{base.rstrip('/')}{path}"
+
+
+def usage_url(settings: OperatorSettings, names: TenantNames) -> str:
+    return runtime_url(settings, names, "/v1/usage")
 
 
 def usage_status(document: Mapping[str, Any]) -> dict[str, Any]:
@@ -50,33 +58,58 @@ def usage_status(document: Mapping[str, Any]) -> dict[str, Any]:
         raise UsageUnavailable(f"the runtime's usage does not fit status.usage: {exc}") from exc
 
 
-def fetch_usage(url: str, api_key: str, *, timeout: float = 5.0) -> dict[str, Any]:
+def fetch_json(url: str, api_key: str, *, timeout: float = 5.0) -> dict[str, Any]:
+    """GET ``url`` with the tenant's key: the JSON object it answers."""
     try:
         response = httpx.get(url, headers={"X-API-Key": api_key}, timeout=timeout)
     except httpx.HTTPError as exc:
-        raise UsageUnavailable(f"GET {url}: {exc or type(exc).__name__}") from exc
+        raise RuntimeUnavailable(f"GET {url}: {exc or type(exc).__name__}") from exc
     if response.status_code != 200:
-        raise UsageUnavailable(f"GET {url}: HTTP {response.status_code}: {response.text[:200]}")
+        raise RuntimeUnavailable(f"GET {url}: HTTP {response.status_code}: {response.text[:200]}")
     try:
         document = response.json()
     except ValueError as exc:
-        raise UsageUnavailable(f"GET {url}: not JSON") from exc
+        raise RuntimeUnavailable(f"GET {url}: not JSON") from exc
     if not isinstance(document, dict):
-        raise UsageUnavailable(f"GET {url}: expected an object")
-    return usage_status(document)
+        raise RuntimeUnavailable(f"GET {url}: expected an object")
+    return document
+
+
+def fetch_usage(url: str, api_key: str, *, timeout: float = 5.0) -> dict[str, Any]:
+    try:
+        return usage_status(fetch_json(url, api_key, timeout=timeout))
+    except UsageUnavailable:
+        raise
+    except RuntimeUnavailable as exc:
+        raise UsageUnavailable(str(exc)) from exc
+
+
+def runtime_document(
+    kube: KubeAPI, settings: OperatorSettings, body: Mapping[str, Any], path: str
+) -> dict[str, Any]:
+    """``GET path`` of the tenant's runtime, asked as a tenant app asks: its own Service
+    and API key (raises RuntimeUnavailable)."""
+    tenant = parse_tenant(body)
+    names = TenantNames.of(tenant, settings)
+    data, _ = secret_data(kube, names.namespace, names.api_key_secret)
+    if API_KEY_FILE not in data:
+        raise RuntimeUnavailable(f"Secret {names.namespace}/{names.api_key_secret} has no API key")
+    api_key = base64.b64decode(data[API_KEY_FILE]).decode()
+    return fetch_json(
+        runtime_url(settings, names, path), api_key, timeout=settings.usage_timeout_seconds
+    )
 
 
 def current_usage(
     kube: KubeAPI, settings: OperatorSettings, body: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Ask the tenant's runtime for this month's usage."""
-    tenant = parse_tenant(body)
-    names = TenantNames.of(tenant, settings)
-    data, _ = secret_data(kube, names.namespace, names.api_key_secret)
-    if API_KEY_FILE not in data:
-        raise UsageUnavailable(f"Secret {names.namespace}/{names.api_key_secret} has no API key")
-    api_key = base64.b64decode(data[API_KEY_FILE]).decode()
-    return fetch_usage(usage_url(settings, names), api_key, timeout=settings.usage_timeout_seconds)
+    try:
+        return usage_status(runtime_document(kube, settings, body, "/v1/usage"))
+    except UsageUnavailable:
+        raise
+    except RuntimeUnavailable as exc:
+        raise UsageUnavailable(str(exc)) from exc
 
 
 def refresh_usage(kube: KubeAPI, settings: OperatorSettings, name: str) -> dict[str, Any] | None:

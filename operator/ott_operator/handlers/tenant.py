@@ -16,6 +16,7 @@ from ott_operator.handlers.context import (
     state,
 )
 from ott_operator.reconciler.tenant import Outcome
+from ott_operator.rule_health import refresh_rules_healthy
 from ott_operator.settings import OperatorSettings
 from ott_operator.usage import refresh_usage
 
@@ -76,3 +77,4 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
         operator.connect()
         assert operator.kube is not None
         refresh_usage(operator.kube, operator.settings, name)
+        refresh_rules_healthy(operator.kube, operator.settings, name)
