@@ -30,7 +30,6 @@ A step without ``fires`` is not checked (priming events). ``fires`` names rules 
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from ott_runtime.domain.aggregates import WindowAggregator
 from ott_runtime.domain.base import StrictModel
 from ott_runtime.domain.durations import parse_duration
 from ott_runtime.domain.events import parse_event, to_rule_input
+from ott_runtime.domain.merge_patch import merge_patch
 from ott_runtime.domain.regulation import RegulationSet
 from ott_runtime.domain.rules import CompiledRules, compile_rules, resolve_rules
 from ott_runtime.domain.tenant import ComplianceTenantSpec
@@ -98,19 +98,6 @@ class CaseResult:
         return not self.failures
 
 
-def merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """``patch`` over ``base``, objects merged key by key; a null removes the key."""
-    out = copy.deepcopy(dict(base))
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 def _qualify(names: Sequence[str], rules: Mapping[str, list[str]]) -> tuple[set[str], list[str]]:
     """Qualified ids for ``regulation/rule`` or bare rule names; and what did not resolve."""
     found: set[str] = set()
@@ -143,9 +130,9 @@ def _events(spec: RuleTestSpec, case: Case) -> Iterator[tuple[int, Step, dict[st
         event_type = str(step.event.get("type", ""))
         for _ in range(step.repeat):
             number += 1
-            document = merge(
+            document = merge_patch(
                 {"specVersion": "1", "id": f"case-{number}", "time": moment.isoformat()},
-                merge(spec.defaults.get(event_type, {}), step.event),
+                merge_patch(spec.defaults.get(event_type, {}), step.event),
             )
             if "time" in step.event:
                 moment = datetime.fromisoformat(str(step.event["time"]))

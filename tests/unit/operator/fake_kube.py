@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ott_operator.kube import CustomResource, Object, StatusConflict
+from ott_runtime.domain.merge_patch import merge_patch
 
 Key = tuple[str, str, str, str]
 
@@ -37,19 +38,6 @@ class StatusPatch:
 
 def _key(api_version: str, kind: str, name: str, namespace: str | None) -> Key:
     return (api_version, kind, namespace or "", name)
-
-
-def _merge(target: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """RFC 7386 merge patch: maps merge, null removes, anything else replaces."""
-    merged = dict(target)
-    for key, value in patch.items():
-        if value is None:
-            merged.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 def _matches(labels: Mapping[str, str], selector: str) -> bool:
@@ -154,7 +142,7 @@ class FakeKube:
             return  # gone: as Kube.patch_status, nothing to report on
         if obj["metadata"]["resourceVersion"] != resource_version:
             raise StatusConflict(f"{resource.kind} {name}: the object has been modified")
-        obj["status"] = _merge(obj.get("status") or {}, status)
+        obj["status"] = merge_patch(obj.get("status") or {}, status)
         self._store(obj)
 
     def post_event(

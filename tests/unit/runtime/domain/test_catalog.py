@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from ott_runtime.domain.aggregates import WindowAggregator
 from ott_runtime.domain.documents import load_resources
 from ott_runtime.domain.events import parse_event, to_rule_input
+from ott_runtime.domain.merge_patch import merge_patch
 from ott_runtime.domain.rules import compile_rules, resolve_rules
 from ott_runtime.domain.tenant import ComplianceTenantSpec
 
@@ -115,16 +116,7 @@ FCC_CONTENT = {
 }
 
 
-def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+merge = merge_patch
 
 
 def event(event_type: str, patch: dict[str, Any], time: str = T) -> dict[str, Any]:
