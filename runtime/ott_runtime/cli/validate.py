@@ -30,6 +30,7 @@ from ott_runtime.domain.rules import (
     RuleError,
     RuleResolutionError,
     check_aggregate,
+    check_extensions,
     check_rule,
     resolve_rules,
 )
@@ -84,18 +85,25 @@ def check_resource(
     document: SourceDocument, resource: RegulationSet | ComplianceTenant
 ) -> Iterator[DocumentError]:
     """Compile every CEL expression of a parsed resource, positioned in its file."""
+    schema = resource.spec.event_schema
+    declared = list(schema.extensions) if schema else []
+    extensions = {e.path: e for e in declared}
+    for i, extension in enumerate(declared):
+        for error in check_extensions({extension.path: extension}):
+            line, column = document.position(("spec", "eventSchema", "extensions", i, "path"))
+            yield DocumentError(document.file, line, column, error.message, rule_id=error.rule_id)
     if isinstance(resource, RegulationSet):
         spec = resource.spec
         names = {a.name for a in spec.aggregates}
         for i, aggregate in enumerate(spec.aggregates):
-            errors = check_aggregate(resource.name, aggregate, spec.parameters)
+            errors = check_aggregate(resource.name, aggregate, spec.parameters, extensions)
             yield from _rule_errors(document, ("spec", "aggregates", i), errors)
         for i, rule in enumerate(spec.rules):
-            _, errors = check_rule(resource.name, rule, spec.parameters, names)
+            _, errors = check_rule(resource.name, rule, spec.parameters, names, extensions)
             yield from _rule_errors(document, ("spec", "rules", i), errors)
     else:
         for i, rule in enumerate(resource.spec.custom_rules):
-            _, errors = check_rule("custom", rule, {}, set())
+            _, errors = check_rule("custom", rule, {}, set(), extensions)
             yield from _rule_errors(document, ("spec", "customRules", i), errors)
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import difflib
 import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ott_runtime.domain.cel_expressions import Token, tokenize
-from ott_runtime.domain.events import event_json_schema
+from ott_runtime.domain.event_schema import JSON_TYPES, EventExtension, applies_to
+from ott_runtime.domain.events import EVENT_TYPES, event_json_schema
 
 SUGGESTIONS = 3
 
@@ -47,10 +48,54 @@ def _node(schema: Mapping[str, Any], definitions: Mapping[str, Any]) -> FieldNod
 
 
 @functools.cache
-def event_fields(event_type: str) -> FieldNode:
-    """The field tree of one event type (KeyError for an unknown type)."""
+def _schema_fields(event_type: str) -> FieldNode:
     schema = event_json_schema(event_type)
     return _node(schema, schema.get("$defs", {}))
+
+
+def _with(node: FieldNode, names: list[str], leaf: FieldNode) -> FieldNode:
+    head, *rest = names
+    if not rest:
+        return replace(node, fields={**node.fields, head: leaf})
+    child = node.fields.get(head)
+    if child is None or child.kind != "object":
+        return node  # no such parent: extension_problems reports it
+    return replace(node, fields={**node.fields, head: _with(child, rest, leaf)})
+
+
+def event_fields(
+    event_type: str, extensions: Mapping[str, EventExtension] | None = None
+) -> FieldNode:
+    """The field tree of one event type (KeyError for an unknown type), with the declared
+    extensions that apply to it."""
+    tree = _schema_fields(event_type)
+    for extension in (extensions or {}).values():
+        if applies_to(extension, event_type):
+            leaf = FieldNode(JSON_TYPES[extension.type])
+            tree = _with(tree, extension.path.split("."), leaf)
+    return tree
+
+
+def extension_problems(extensions: Mapping[str, EventExtension]) -> list[tuple[str, str]]:
+    """(path, why) of each extension that does not extend the schema: its parent is no
+    object of any event type it applies to, or the field exists already."""
+    problems: list[tuple[str, str]] = []
+    for path, extension in extensions.items():
+        parent, _, _ = path.rpartition(".")
+        types = [t for t in EVENT_TYPES if applies_to(extension, t)]
+        unknown = [t for t in extension.event_types if t not in EVENT_TYPES]
+        if unknown:
+            problems.append((path, f"eventTypes: unknown event type(s) {', '.join(unknown)}"))
+            continue
+        roots = [_schema_fields(t) for t in types]
+        if any(lookup(root, path) is not None for root in roots):
+            problems.append((path, f"{path!r} is a field of the event schema already"))
+        elif not any((node := lookup(root, parent)) and node.kind == "object" for root in roots):
+            problems.append(
+                (path, f"{parent!r} is not an object of the event schema: extend one that is "
+                 "(viewer, device, geo, content, playback, ad, ...)")
+            )  # fmt: skip
+    return problems
 
 
 def lookup(root: FieldNode, path: str) -> FieldNode | None:
@@ -99,16 +144,23 @@ def closest_paths(path: str, roots: Iterable[FieldNode]) -> list[str]:
     return [p for p in known if p.rsplit(".", 1)[-1] == leaf][:SUGGESTIONS]
 
 
-def unknown_path_message(path: str, event_types: Iterable[str]) -> str | None:
-    """None when some event of ``event_types`` can carry ``path``; else why not, with the
-    closest known paths of those types."""
+def unknown_path_message(
+    path: str,
+    event_types: Iterable[str],
+    extensions: Mapping[str, EventExtension] | None = None,
+) -> str | None:
+    """None when some event of ``event_types`` can carry ``path`` (ours or a declared
+    extension); else why not, with the closest known paths of those types."""
     types = sorted(set(event_types))
-    roots = [event_fields(t) for t in types]
+    roots = [event_fields(t, extensions) for t in types]
     if not types or any(lookup(root, path) is not None for root in roots):
         return None
     close = closest_paths(path, roots)
     hint = f" (did you mean {' or '.join(close)}?)" if close else ""
-    return f"unknown event field {path!r}: no {', '.join(types)} event has it{hint}"
+    return (
+        f"unknown event field {path!r}: no {', '.join(types)} event has it{hint}; a platform's "
+        "own field can be declared in spec.eventSchema.extensions"
+    )
 
 
 @dataclass(frozen=True)

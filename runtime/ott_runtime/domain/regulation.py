@@ -20,6 +20,7 @@ from ott_runtime.domain.base import (
     check_unique_condition_types,
 )
 from ott_runtime.domain.durations import Duration
+from ott_runtime.domain.event_schema import EventSchemaSpec
 
 NAME_PATTERN = DNS_LABEL_PATTERN
 IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -146,6 +147,9 @@ class RegulationSetSpec(SpecModel):
         default=None,
         max_length=4096,
         description="What the set covers and why, for the people who apply and review it.",
+    )
+    event_schema: EventSchemaSpec | None = Field(
+        default=None, description="The platform's own event fields this set's rules read."
     )
     parameters: dict[str, Any] = Field(
         default_factory=dict, description="Named values rules read as params.<name>."

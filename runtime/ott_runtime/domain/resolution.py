@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypedDict
 
+from ott_runtime.domain.event_schema import EventExtension, ExtensionConflict, merge_extensions
 from ott_runtime.domain.regulation import Aggregate, RegulationSet, Rule, Severity
 from ott_runtime.domain.tenant import ComplianceTenantSpec
 
@@ -109,6 +110,8 @@ class ResolvedRules:
     """A tenant's effective rules, per regulation, in the order the tenant lists them."""
 
     sets: tuple[ResolvedRegulation, ...]
+    # the platform's own event fields, declared by the tenant and its sets (by path)
+    extensions: Mapping[str, EventExtension] = field(default_factory=dict)
 
     @property
     def rules(self) -> tuple[ResolvedRule, ...]:
@@ -130,17 +133,27 @@ class ResolvedRules:
 
     def to_config(self) -> dict[str, Any]:
         """JSON-serialisable form for the tenant's ConfigMap ``tenant-config``."""
-        return {
+        config: dict[str, Any] = {
             "apiVersion": CONFIG_API_VERSION,
             "kind": CONFIG_KIND,
             "regulations": [s.to_config() for s in self.sets],
         }
+        if self.extensions:  # absent otherwise: the digest of a tenant without any is kept
+            config["eventExtensions"] = [
+                e.model_dump(mode="json", by_alias=True, exclude_none=True)
+                for e in self.extensions.values()
+            ]
+        return config
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any]) -> ResolvedRules:
         if data.get("kind") != CONFIG_KIND:
             raise ValueError(f"not a {CONFIG_KIND} config (kind={data.get('kind')!r})")
-        return cls(tuple(ResolvedRegulation.from_config(r) for r in data["regulations"]))
+        extensions = [EventExtension.model_validate(e) for e in data.get("eventExtensions", [])]
+        return cls(
+            tuple(ResolvedRegulation.from_config(r) for r in data["regulations"]),
+            {e.path: e for e in extensions},
+        )
 
     def digest(self) -> str:
         """sha256 of the canonical JSON config: equal rules, equal digest."""
@@ -231,4 +244,13 @@ def resolve_rules(spec: ComplianceTenantSpec, sets: Mapping[str, RegulationSet])
                 rules=tuple(_resolved(CUSTOM_REGULATION, r, empty) for r in spec.custom_rules),
             )
         )
-    return ResolvedRules(tuple(resolved))
+    declared = [("the tenant", spec.event_schema.extensions if spec.event_schema else [])]
+    for ref in spec.regulations:
+        schema = sets[ref.name].spec.event_schema
+        if schema is not None:
+            declared.append((f"RegulationSet {ref.name}", schema.extensions))
+    try:
+        extensions = merge_extensions(declared)
+    except ExtensionConflict as error:
+        raise RuleResolutionError([str(error)]) from None
+    return ResolvedRules(tuple(resolved), extensions)

@@ -17,8 +17,13 @@ from ott_runtime.domain.cel_expressions import (
     position,
     template_paths,
 )
+from ott_runtime.domain.event_schema import EventExtension
 from ott_runtime.domain.events import EVENT_TYPES
-from ott_runtime.domain.field_paths import event_path_reads, unknown_path_message
+from ott_runtime.domain.field_paths import (
+    event_path_reads,
+    extension_problems,
+    unknown_path_message,
+)
 from ott_runtime.domain.regulation import Aggregate, Rule
 from ott_runtime.domain.resolution import ResolvedRule
 from ott_runtime.domain.static_types import type_problems
@@ -47,7 +52,11 @@ class RuleCompileError(ValueError):
 
 
 def check_rule(
-    regulation: str, rule: Rule | ResolvedRule, parameters: Mapping[str, Any], aggregates: set[str]
+    regulation: str,
+    rule: Rule | ResolvedRule,
+    parameters: Mapping[str, Any],
+    aggregates: set[str],
+    extensions: Mapping[str, EventExtension] | None = None,
 ) -> tuple[cel.Program | None, list[RuleError]]:
     """Compile and statically check one rule; (program, []) when it is fine."""
     errors: list[RuleError] = []
@@ -67,11 +76,11 @@ def check_rule(
     known_types = [t for t in rule.applies_to if t in EVENT_TYPES]
     if program is not None and not problems:
         for offset, path in event_path_reads(rule.when):
-            unknown = unknown_path_message(path, known_types)
+            unknown = unknown_path_message(path, known_types, extensions)
             if unknown:
                 line, column = position(rule.when, offset)
                 errors.append(RuleError(regulation, rule.id, line, column, unknown))
-        for offset, mismatch in type_problems(rule.when, known_types):
+        for offset, mismatch in type_problems(rule.when, known_types, extensions):
             line, column = position(rule.when, offset)
             errors.append(RuleError(regulation, rule.id, line, column, mismatch))
         costly = cost_problem(rule.when)
@@ -87,7 +96,7 @@ def check_rule(
             if root == "params" and name not in parameters
             else f"unknown aggregate {name!r}"
             if root == "aggregates" and name not in aggregates
-            else unknown_path_message(rest, known_types)
+            else unknown_path_message(rest, known_types, extensions)
             if root == "event" and rest
             else None
         )
@@ -100,7 +109,10 @@ def check_rule(
 
 
 def check_aggregate(
-    regulation: str, aggregate: Aggregate, parameters: Mapping[str, Any]
+    regulation: str,
+    aggregate: Aggregate,
+    parameters: Mapping[str, Any],
+    extensions: Mapping[str, EventExtension] | None = None,
 ) -> list[RuleError]:
     """Errors in an aggregate's ``of`` and ``where`` (which may read event and params)."""
     errors: list[RuleError] = []
@@ -121,13 +133,13 @@ def check_aggregate(
         )
         if program is not None and not problems:
             for offset, path in event_path_reads(aggregate.where):
-                unknown = unknown_path_message(path, [aggregate.of])
+                unknown = unknown_path_message(path, [aggregate.of], extensions)
                 if unknown:
                     line, column = position(aggregate.where, offset)
                     errors.append(
                         RuleError(regulation, aggregate.name, line, column, unknown, "where")
                     )
-            for offset, mismatch in type_problems(aggregate.where, [aggregate.of]):
+            for offset, mismatch in type_problems(aggregate.where, [aggregate.of], extensions):
                 line, column = position(aggregate.where, offset)
                 errors.append(
                     RuleError(regulation, aggregate.name, line, column, mismatch, "where")
@@ -138,7 +150,16 @@ def check_aggregate(
     if aggregate.of in EVENT_TYPES:
         named = [("field", aggregate.field)] if aggregate.field else []
         for key, path in [*named, *(("groupBy", p) for p in aggregate.group_by)]:
-            unknown = unknown_path_message(path, [aggregate.of])
+            unknown = unknown_path_message(path, [aggregate.of], extensions)
             if unknown:
                 errors.append(RuleError(regulation, aggregate.name, 1, 1, unknown, field=key))
     return errors
+
+
+def check_extensions(extensions: Mapping[str, EventExtension]) -> list[RuleError]:
+    """Each declared extension that does not extend the event schema, as an error of
+    ``eventSchema/<path>``."""
+    return [
+        RuleError("eventSchema", path, 1, 1, message, field="eventSchema")
+        for path, message in extension_problems(extensions)
+    ]

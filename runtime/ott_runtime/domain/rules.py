@@ -42,7 +42,13 @@ from ott_runtime.domain.resolution import (
     resolve_rules,
     rule_document,
 )
-from ott_runtime.domain.rule_checks import RuleCompileError, RuleError, check_aggregate, check_rule
+from ott_runtime.domain.rule_checks import (
+    RuleCompileError,
+    RuleError,
+    check_aggregate,
+    check_extensions,
+    check_rule,
+)
 from ott_runtime.domain.rule_health import EvaluationStats, RuleHealth, rule_health
 
 __all__ = [
@@ -61,6 +67,7 @@ __all__ = [
     "RuleHit",
     "RuleResolutionError",
     "check_aggregate",
+    "check_extensions",
     "check_rule",
     "compile_rules",
     "resolve_rules",
@@ -287,7 +294,8 @@ def compile_rules(resolved: ResolvedRules, redact: Iterable[str] = ()) -> Compil
     ``redact`` names event field paths (the tenant's encrypted fields): a violation message
     that quotes one, or an object holding one, shows ``[encrypted]`` instead, so a rule's
     message template cannot store plaintext that the event itself stores encrypted."""
-    errors: list[RuleError] = []
+    extensions = resolved.extensions
+    errors: list[RuleError] = check_extensions(extensions)
     by_type: dict[str, list[_CompiledRule]] = {}
     aggregate_aliases: dict[str, str] = {}
     for index, regulation in enumerate(resolved.sets):
@@ -297,10 +305,12 @@ def compile_rules(resolved: ResolvedRules, redact: Iterable[str] = ()) -> Compil
             aggregate_aliases[regulation.name] = aliases["aggregates"]
         aggregate_names = {a.name for a in regulation.aggregates}
         for aggregate in regulation.aggregates:
-            errors.extend(check_aggregate(regulation.name, aggregate, regulation.parameters))
+            errors.extend(
+                check_aggregate(regulation.name, aggregate, regulation.parameters, extensions)
+            )
         for rule in regulation.rules:
             program, rule_errors = check_rule(
-                regulation.name, rule, regulation.parameters, aggregate_names
+                regulation.name, rule, regulation.parameters, aggregate_names, extensions
             )
             errors.extend(rule_errors)
             if program is None:

@@ -10,9 +10,10 @@ evaluation, whose errors are counted in the rule's health.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from ott_runtime.domain.cel_expressions import Token, tokenize
+from ott_runtime.domain.event_schema import EventExtension
 from ott_runtime.domain.field_paths import EventChain, FieldNode, event_chains, event_fields
 from ott_runtime.domain.field_paths import lookup as lookup_field
 
@@ -43,9 +44,12 @@ def _literal(token: Token) -> str | None:
     return None
 
 
-def _node(path: str, event_types: Iterable[str]) -> FieldNode | None:
+def _node(
+    path: str, event_types: Iterable[str], extensions: Mapping[str, EventExtension] | None
+) -> FieldNode | None:
     """The field's node when every event type that has it agrees on its type."""
-    nodes = [n for t in event_types if (n := lookup_field(event_fields(t), path)) is not None]
+    trees = [event_fields(t, extensions) for t in event_types]
+    nodes = [n for tree in trees if (n := lookup_field(tree, path)) is not None]
     if not nodes or any((n.kind, n.format) != (nodes[0].kind, nodes[0].format) for n in nodes):
         return None
     return nodes[0]
@@ -81,12 +85,16 @@ def _compared_literal(tokens: list[Token], chain: EventChain) -> tuple[str, Toke
     return None
 
 
-def type_problems(source: str, event_types: Iterable[str]) -> Iterator[tuple[int, str]]:
+def type_problems(
+    source: str,
+    event_types: Iterable[str],
+    extensions: Mapping[str, EventExtension] | None = None,
+) -> Iterator[tuple[int, str]]:
     """(offset, message) of each certain type mismatch over event fields in ``source``."""
     types = sorted(set(event_types))
     tokens = tokenize(source)
     for chain in event_chains(tokens):
-        node = _node(chain.path, types)
+        node = _node(chain.path, types, extensions)
         if node is None or node.kind == "any":
             continue
         if tokens[chain.start - 1 : chain.start] and tokens[chain.start - 1].text == "in":

@@ -21,6 +21,7 @@ from ott_runtime.domain.base import (
     check_unique_condition_types,
 )
 from ott_runtime.domain.durations import Duration
+from ott_runtime.domain.event_schema import EventSchemaSpec
 from ott_runtime.domain.keyring import KeyState
 from ott_runtime.domain.regulation import (
     FieldPath,
@@ -263,6 +264,9 @@ class ComplianceTenantSpec(SpecModel):
         default_factory=list,
         max_length=128,
         description="Tenant-specific rules, same schema as a set's.",
+    )
+    event_schema: EventSchemaSpec | None = Field(
+        default=None, description="The platform's own event fields: accepted and readable."
     )
     scoring: Scoring = Field(default_factory=Scoring, description="Scaling and models.")
     encryption: Encryption = Field(default_factory=Encryption, description="Field encryption.")

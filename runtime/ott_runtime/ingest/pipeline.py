@@ -165,7 +165,9 @@ class IngestPipeline:
 
     async def ingest_body(self, scope: TenantScope, body: bytes) -> IngestResult:
         started = time.perf_counter()
-        events = validate_batch(parse_body(body), self.validators)
+        runtime = self.tenants.get(scope.tenant_id)
+        validators = runtime.validators if runtime and runtime.validators else self.validators
+        events = validate_batch(parse_body(body), validators)
         result = await self.ingest(scope, events, body_bytes=len(body))
         result.timings_ms["total"] = (time.perf_counter() - started) * 1000
         return result

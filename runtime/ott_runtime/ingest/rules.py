@@ -12,6 +12,7 @@ from ott_runtime.domain.regulation import RegulationSet
 from ott_runtime.domain.rule_health import RuleHealth
 from ott_runtime.domain.rules import CompiledRules, ResolvedRules, compile_rules, resolve_rules
 from ott_runtime.domain.tenant import ComplianceTenant, ComplianceTenantSpec
+from ott_runtime.ingest.schemas import event_validators
 from ott_runtime.ingest.tenants import Hit, TenantRuntime
 
 
@@ -55,6 +56,7 @@ def runtime_from_resolved(
         keys=keys,
         windows_factory=lambda: WindowAggregator.for_rules(resolved),
         longest_window=max(windows, default=None),
+        validators=event_validators(resolved.extensions) if resolved.extensions else None,
     )
 
 

@@ -11,12 +11,15 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ott_runtime.crypto import FieldCipher, KeyStore
 from ott_runtime.domain.durations import parse_duration
 from ott_runtime.domain.rule_health import RuleHealth
 from ott_runtime.domain.tenant import ComplianceTenantSpec
+
+if TYPE_CHECKING:
+    from ott_runtime.ingest.batch import TypeValidator
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ class TenantRuntime:
     longest_window: timedelta | None = None
     windows_stale: bool = False
     windows_in_doubt: WindowsInDoubt | None = None
+    # event validators with the tenant's declared extension fields (None: the pipeline's)
+    validators: Mapping[str, TypeValidator] | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property

@@ -57,7 +57,8 @@ def test_a_mistyped_event_field_fails_compiled_with_the_closest_path() -> None:
     assert (condition.status, condition.reason) == (False, "RuleCompileError")
     assert condition.message == (
         "rule ad-too-long at line 1, column 7: unknown event field 'ad.durationSecs': no "
-        "ad.impression event has it (did you mean ad.durationSeconds?)"
+        "ad.impression event has it (did you mean ad.durationSeconds?); a platform's own "
+        "field can be declared in spec.eventSchema.extensions"
     )
 
 
