@@ -32,6 +32,7 @@ from ott_runtime.api.routers import (
     health,
     models,
     reports,
+    schemas,
     stream,
     tenant_info,
     violations,
@@ -58,7 +59,7 @@ Authenticate with the tenant's API key in `X-API-Key` (or `Authorization: Bearer
 Every error is an RFC 9457 `application/problem+json` document. The API is versioned by
 path: `/v1` stays backward compatible.
 """
-REST_ROUTERS = (events, violations, reports, analytics, tenant_info, models, health)
+REST_ROUTERS = (events, violations, reports, analytics, tenant_info, schemas, models, health)
 
 
 class Runtime:

@@ -89,3 +89,22 @@ def test_declared_fields_are_accepted_checked_and_readable_by_rules(tmp_path: Pa
             assert set(by_id) == {"e1", "e2"}
             assert by_id["e1"]["viewer"]["profileType"] == "teen"
             assert by_id["e1"]["content"]["genre"] == "horror"
+
+            # the published schema of the type shows both declared fields where they go
+            schema = client.get("/v1/schemas/events/ad.impression", headers=headers).json()
+            viewer = schema["$defs"]["Viewer"]["properties"]["profileType"]
+            assert viewer == {
+                "type": "string",
+                "maxLength": 1024,
+                "enum": ["adult", "teen", "kids"],
+                "x-ottc-extension": True,
+            }
+            assert schema["$defs"]["Content"]["properties"]["genre"]["x-ottc-extension"] is True
+            listing = client.get("/v1/schemas/events", headers=headers).json()
+            assert {e["path"] for e in listing["extensions"]} == {
+                "viewer.profileType",
+                "content.genre",
+            }
+            missing = client.get("/v1/schemas/events/nope", headers=headers)
+            assert missing.status_code == 404
+            assert missing.headers["content-type"] == "application/problem+json"

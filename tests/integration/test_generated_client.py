@@ -119,7 +119,7 @@ def test_every_rest_operation_declares_a_typed_response(document: dict[str, Any]
         if not path.startswith("/v1/graphql")  # strawberry's: the GraphQL schema types it
         for method, operation in methods.items()
     ]
-    assert len(operations) == 14
+    assert len(operations) == 16
     components = document["components"]["schemas"]
     untyped = []
     for path, method, operation in operations:

@@ -15,6 +15,7 @@ an object our schema has (``viewer``, ``content``, ``content.licence``...) and i
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Annotated, Any
@@ -147,3 +148,50 @@ def extensions_for(
     extensions: Mapping[str, EventExtension], event_type: str
 ) -> tuple[EventExtension, ...]:
     return tuple(e for e in extensions.values() if applies_to(e, event_type))
+
+
+def extension_json_schema(extension: EventExtension) -> dict[str, Any]:
+    """The JSON Schema of one declared field (marked ``x-ottc-extension``)."""
+    if extension.type is ExtensionType.STRING_LIST:
+        items: dict[str, Any] = {"type": "string", "maxLength": extension.max_length}
+        if extension.enum is not None:
+            items["enum"] = list(extension.enum)
+        schema: dict[str, Any] = {"type": "array", "items": items, "maxItems": extension.max_length}
+    else:
+        schema = {"type": JSON_TYPES[extension.type]}
+        if extension.type is ExtensionType.STRING:
+            schema["maxLength"] = extension.max_length
+        if extension.enum is not None:
+            schema["enum"] = list(extension.enum)
+    if extension.description:
+        schema["description"] = extension.description
+    schema["x-ottc-extension"] = True
+    return schema
+
+
+def _object_at(schema: dict[str, Any], node: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The object schema of property ``name`` of ``node`` (through anyOf and $ref)."""
+    target = node.get("properties", {}).get(name)
+    while isinstance(target, dict):
+        if "$ref" in target:
+            target = schema.get("$defs", {}).get(target["$ref"].rsplit("/", 1)[-1])
+        elif "anyOf" in target:
+            target = next((v for v in target["anyOf"] if v.get("type") != "null"), None)
+        else:
+            return target if target.get("type") == "object" else None
+    return None
+
+
+def with_extensions(
+    schema: Mapping[str, Any], event_type: str, extensions: Mapping[str, EventExtension]
+) -> dict[str, Any]:
+    """An event type's JSON Schema with a tenant's declared fields added where they go."""
+    merged: dict[str, Any] = copy.deepcopy(dict(schema))
+    for extension in extensions_for(extensions, event_type):
+        *parents, leaf = extension.path.split(".")
+        node: dict[str, Any] | None = merged
+        for name in parents:
+            node = _object_at(merged, node, name) if node is not None else None
+        if node is not None:
+            node.setdefault("properties", {})[leaf] = extension_json_schema(extension)
+    return merged

@@ -57,6 +57,7 @@ def runtime_from_resolved(
         windows_factory=lambda: WindowAggregator.for_rules(resolved),
         longest_window=max(windows, default=None),
         validators=event_validators(resolved.extensions) if resolved.extensions else None,
+        extensions=resolved.extensions,
     )
 
 

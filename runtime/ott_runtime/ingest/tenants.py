@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ott_runtime.crypto import FieldCipher, KeyStore
 from ott_runtime.domain.durations import parse_duration
+from ott_runtime.domain.event_schema import EventExtension
 from ott_runtime.domain.rule_health import RuleHealth
 from ott_runtime.domain.tenant import ComplianceTenantSpec
 
@@ -87,6 +88,7 @@ class TenantRuntime:
     windows_in_doubt: WindowsInDoubt | None = None
     # event validators with the tenant's declared extension fields (None: the pipeline's)
     validators: Mapping[str, TypeValidator] | None = None
+    extensions: Mapping[str, EventExtension] = field(default_factory=dict)  # declared fields
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property

@@ -7,6 +7,7 @@ declared beside their builders in :mod:`ott_runtime.ingest.publishing` and reuse
 """
 
 from ott_runtime.api.schemas.common import operation_id, restore_example_nulls
+from ott_runtime.api.schemas.event_schemas import EventJsonSchema, EventTypes
 from ott_runtime.api.schemas.events import EventPage, EventRisk, IngestAnswer, StoredEvent
 from ott_runtime.api.schemas.operations import (
     DeadLetter,
@@ -26,8 +27,10 @@ __all__ = [
     "Analytics",
     "DeadLetter",
     "DeadLetterPage",
+    "EventJsonSchema",
     "EventPage",
     "EventRisk",
+    "EventTypes",
     "Health",
     "IngestAnswer",
     "KeyStatus",
