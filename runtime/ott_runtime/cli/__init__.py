@@ -13,6 +13,7 @@ import click
 
 # name -> "module:attribute"; a command is listed here only once it really works.
 COMMANDS: dict[str, str] = {
+    "backtest": "ott_runtime.cli.backtest:backtest",
     "bench": "ott_runtime.cli.bench:bench",
     "demo": "ott_runtime.cli.demo:demo",
     "keys": "ott_runtime.cli.keys:keys",
