@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ott_operator.conditions import Condition, ConditionType, merge_conditions
-from ott_operator.kube import TENANTS, KubeAPI, get_custom
+from ott_operator.kube import TENANTS, KubeAPI
 from ott_operator.settings import OperatorSettings
 from ott_operator.status_patch import patch_status
-from ott_operator.usage import RuntimeUnavailable, runtime_document
+from ott_operator.usage import RuntimeUnavailable, runtime_document, tenant_to_ask
 
 log = logging.getLogger(__name__)
 MIN_EVALUATIONS = 100
@@ -54,10 +54,8 @@ def rules_healthy(
 def refresh_rules_healthy(kube: KubeAPI, settings: OperatorSettings, name: str) -> Condition | None:
     """Write ``RulesHealthy`` into the tenant's status when it changed, with an Event on a
     transition; None when the runtime did not answer (the last condition stays)."""
-    body = get_custom(kube, TENANTS, name)
-    if body is None or body["metadata"].get("deletionTimestamp"):
-        return None
-    if (body.get("spec") or {}).get("suspended"):
+    body = tenant_to_ask(kube, name)
+    if body is None:
         return None
     try:
         document = runtime_document(kube, settings, body, "/v1/regulations")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -75,13 +75,18 @@ def fetch_json(url: str, api_key: str, *, timeout: float = 5.0) -> dict[str, Any
     return document
 
 
-def fetch_usage(url: str, api_key: str, *, timeout: float = 5.0) -> dict[str, Any]:
+def _usage_of(ask: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``status.usage`` from what ``ask`` fetched; any failure as UsageUnavailable."""
     try:
-        return usage_status(fetch_json(url, api_key, timeout=timeout))
+        return usage_status(ask())
     except UsageUnavailable:
         raise
     except RuntimeUnavailable as exc:
         raise UsageUnavailable(str(exc)) from exc
+
+
+def fetch_usage(url: str, api_key: str, *, timeout: float = 5.0) -> dict[str, Any]:
+    return _usage_of(lambda: fetch_json(url, api_key, timeout=timeout))
 
 
 def runtime_document(
@@ -104,22 +109,26 @@ def current_usage(
     kube: KubeAPI, settings: OperatorSettings, body: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Ask the tenant's runtime for this month's usage."""
-    try:
-        return usage_status(runtime_document(kube, settings, body, "/v1/usage"))
-    except UsageUnavailable:
-        raise
-    except RuntimeUnavailable as exc:
-        raise UsageUnavailable(str(exc)) from exc
+    return _usage_of(lambda: runtime_document(kube, settings, body, "/v1/usage"))
+
+
+def tenant_to_ask(kube: KubeAPI, name: str) -> dict[str, Any] | None:
+    """The tenant, when its runtime can be asked: not deleted, not being deleted, and not
+    suspended (scaled to zero: nobody to ask, and nothing new to meter)."""
+    body = get_custom(kube, TENANTS, name)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return None
+    if (body.get("spec") or {}).get("suspended"):
+        return None
+    return body
 
 
 def refresh_usage(kube: KubeAPI, settings: OperatorSettings, name: str) -> dict[str, Any] | None:
     """Write the runtime's usage into ``status.usage`` when it changed; returns what the
     status now holds (None when there was nothing to ask or the runtime did not answer)."""
-    body = get_custom(kube, TENANTS, name)
-    if body is None or body["metadata"].get("deletionTimestamp"):
+    body = tenant_to_ask(kube, name)
+    if body is None:
         return None
-    if (body.get("spec") or {}).get("suspended"):
-        return None  # scaled to zero: nobody to ask, and nothing new to meter
     try:
         usage = current_usage(kube, settings, body)
     except (UsageUnavailable, ValueError) as exc:  # ValueError: an unreadable spec
