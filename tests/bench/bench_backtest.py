@@ -26,8 +26,8 @@ from ott_runtime.benchreport import BenchReport
 from ott_runtime.config import standalone_config
 from ott_runtime.demo.generator import EventGenerator
 from ott_runtime.domain.documents import load_resources
-from ott_runtime.domain.rules import resolve_rules
-from ott_runtime.ingest.backtest import _Engine, backtest
+from ott_runtime.domain.rules import RuleReplay, compile_rules, resolve_rules
+from ott_runtime.ingest.backtest import backtest
 from ott_runtime.ingest.rules import CompiledRuleEvaluator
 from ott_runtime.service import RuntimeService
 from ott_runtime.storage import EventQuery, TenantScope
@@ -91,11 +91,11 @@ async def measure(root: Path, report: BenchReport) -> None:
             break
         documents += [runtime.cipher.decrypt_document(r.payload, r.event_id).document for r in rows]
         after = rows[-1].seq
-    now, then = _Engine(current), _Engine(proposed)
+    now, then = RuleReplay(compile_rules(current)), RuleReplay(compile_rules(proposed))
     started = time.perf_counter()
     for event in documents:
-        now.fired(event)
-        then.fired(event)
+        now.hits(event)
+        then.hits(event)
     rules_only = time.perf_counter() - started
     await service.stop()
 

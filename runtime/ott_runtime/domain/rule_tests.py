@@ -38,13 +38,12 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from ott_runtime.domain.aggregates import WindowAggregator
 from ott_runtime.domain.base import StrictModel
 from ott_runtime.domain.durations import parse_duration
 from ott_runtime.domain.events import parse_event, to_rule_input
 from ott_runtime.domain.merge_patch import merge_patch
 from ott_runtime.domain.regulation import RegulationSet
-from ott_runtime.domain.rules import CompiledRules, compile_rules, resolve_rules
+from ott_runtime.domain.rules import RuleReplay, compile_rules, resolve_rules
 from ott_runtime.domain.tenant import ComplianceTenantSpec
 
 RULE_TEST_KIND = "RuleTest"
@@ -140,10 +139,9 @@ def _events(spec: RuleTestSpec, case: Case) -> Iterator[tuple[int, Step, dict[st
             moment += gap
 
 
-def run_case(
-    test: RuleTest, case: Case, compiled: CompiledRules, windows: WindowAggregator
-) -> CaseResult:
+def run_case(test: RuleTest, case: Case, replay: RuleReplay) -> CaseResult:
     result = CaseResult(test.metadata.name, case.name)
+    compiled = replay.compiled
     started = time.perf_counter()
     by_name: dict[str, list[str]] = {}
     for rule in compiled.resolved.rules:
@@ -158,7 +156,7 @@ def run_case(
             )
             result.failures.append(f"{where}: not a valid event: {problems}")
             break
-        hits = compiled.evaluate(event, windows.observe(event))
+        hits = replay.hits(event)
         fired = {hit.qualified_id for hit in hits}
         result.fired |= fired
         if step.fires is None:
@@ -197,10 +195,7 @@ def run_test(test: RuleTest, sets: Mapping[str, RegulationSet]) -> list[CaseResu
         return [
             CaseResult(test.metadata.name, c.name, [f"tenant: {error}"]) for c in test.spec.cases
         ]
-    return [
-        run_case(test, case, compiled, WindowAggregator.for_rules(resolved))
-        for case in test.spec.cases
-    ]
+    return [run_case(test, case, RuleReplay(compiled)) for case in test.spec.cases]
 
 
 def uncovered(

@@ -20,6 +20,7 @@ from typing import Any
 
 import cel
 
+from ott_runtime.domain.aggregates import WindowAggregator
 from ott_runtime.domain.cel_expressions import (
     event_paths,
     event_sections,
@@ -65,6 +66,7 @@ __all__ = [
     "RuleCompileError",
     "RuleError",
     "RuleHit",
+    "RuleReplay",
     "RuleResolutionError",
     "check_aggregate",
     "check_extensions",
@@ -332,3 +334,15 @@ def compile_rules(resolved: ResolvedRules, redact: Iterable[str] = ()) -> Compil
         aggregate_aliases,
         hidden=frozenset(f"event.{path}" for path in redact),
     )
+
+
+class RuleReplay:
+    """Events in order through compiled rules and aggregate windows of their own, as the
+    runtime evaluates them (rule tests and backtests replay with it)."""
+
+    def __init__(self, compiled: CompiledRules) -> None:
+        self.compiled = compiled
+        self.windows = WindowAggregator.for_rules(compiled.resolved)
+
+    def hits(self, event: dict[str, Any]) -> list[RuleHit]:
+        return self.compiled.evaluate(event, self.windows.observe(event))

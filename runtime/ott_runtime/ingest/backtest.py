@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ott_runtime.domain.aggregates import WindowAggregator
-from ott_runtime.domain.rules import CompiledRules, ResolvedRules, compile_rules
+from ott_runtime.domain.rules import ResolvedRules, RuleReplay, compile_rules
 from ott_runtime.ingest.tenants import TenantRuntime
 from ott_runtime.storage import EventQuery, Store, TenantScope
 
@@ -66,15 +65,6 @@ class BacktestReport:
         }
 
 
-class _Engine:
-    def __init__(self, resolved: ResolvedRules) -> None:
-        self.compiled: CompiledRules = compile_rules(resolved)
-        self.windows = WindowAggregator.for_rules(resolved)
-
-    def fired(self, event: dict[str, Any]) -> set[str]:
-        return {h.qualified_id for h in self.compiled.evaluate(event, self.windows.observe(event))}
-
-
 async def backtest(
     store: Store,
     runtime: TenantRuntime,
@@ -88,7 +78,7 @@ async def backtest(
     """Replay ``runtime``'s stored events in [since, until) through ``current`` and
     ``proposed`` (RuleCompileError if the proposal does not compile); reads only."""
     started = time.perf_counter()
-    now, then = _Engine(current), _Engine(proposed)
+    now, then = RuleReplay(compile_rules(current)), RuleReplay(compile_rules(proposed))
     report = BacktestReport(runtime.name, since, until)
     for resolved in (current, proposed):
         for resolved_rule in resolved.rules:
@@ -109,7 +99,8 @@ async def backtest(
             if opened.errors:
                 report.unreadable += 1
             event = opened.document
-            fired_now, fired_then = now.fired(event), then.fired(event)
+            fired_now = {hit.qualified_id for hit in now.hits(event)}
+            fired_then = {hit.qualified_id for hit in then.hits(event)}
             counts_now.update(fired_now)
             counts_then.update(fired_then)
             for rule in fired_then - fired_now:
